@@ -1,0 +1,1 @@
+"""HTTP interface, authentication, web pages and the `zhian` command line."""

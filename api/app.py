@@ -1,0 +1,51 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from api.errors import BodySizeLimit, register_error_handlers
+from api.routers import accounts, audit, elders, grants, health, messages
+from api.settings import Settings
+from memory.db import make_engine
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+智安 (zhian): a patient, warm companion with long-term memory for an elderly person,
+a window for their family, and consented story material for creators.
+
+Every endpoint but `/healthz` and `/readyz` needs a token: `Authorization: Bearer <token>`.
+Errors are JSON: `{"error": "<code>", "message": "<what to do about it>"}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
+    """Build the app; the schema must already be current (`zhian serve` and `zhian db upgrade`
+    see to that)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if engine is None:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="智安 zhian",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.resolved_database_url)
+    register_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for module in (health, elders, accounts, grants, messages, audit):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,269 @@
+"""The `zhian` command: serve, database upgrades and administration."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import timedelta
+
+import click
+import sqlalchemy as sa
+from rich.console import Console
+from rich.logging import RichHandler
+
+from api.settings import Settings
+from memory import access, db, store
+from memory.errors import InvalidInput, NotFound, ZhianError
+from memory.models import LANGUAGES, Role, utcnow
+
+err = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    # Alembic narrates every connection it inspects; zhian says what matters itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _engine(settings: Settings) -> sa.Engine:
+    settings.ensure_data_dir()
+    return db.make_engine(settings.resolved_database_url)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]Error:[/red] {message}")
+    sys.exit(2)
+
+
+@click.group(help="智安 zhian: an AI companion with long-term memory for elderly people.")
+@click.option("--verbose", is_flag=True, help="Log more detail.")
+def main(verbose: bool) -> None:
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=int, help="API worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the service: upgrades the database, then serves the API and pages."""
+    import uvicorn
+
+    settings = Settings()
+    engine = _engine(settings)
+    db.upgrade(engine)
+    url = (
+        settings.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    )
+    with db.session_scope(engine) as session:
+        first_token = None
+        if not access.any_admin_exists(session):
+            admin = access.create_account(session, role=Role.admin, display_name="Administrator")
+            first_token = access.issue_token(session, admin, label="first start").secret
+    engine.dispose()
+    click.echo(f"智安 zhian is starting at {url}  (API documentation: {url}/docs)")
+    click.echo(f"Data directory: {settings.data_dir.resolve()}")
+    if first_token:
+        click.echo(
+            "First start: an administrator token was made. It is shown only this once; keep it safe:"
+        )
+        click.echo(first_token)
+    sys.stdout.flush()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command()
+def upgrade() -> None:
+    """Bring the database schema up to date."""
+    engine = _engine(Settings())
+    db.upgrade(engine)
+    current, _ = db.schema_status(engine)
+    click.echo(f"The database schema is current (revision {current}).")
+
+
+@db_group.command()
+def status() -> None:
+    """Show the schema revision the database is at and the one this version needs."""
+    current, head = db.schema_status(_engine(Settings()))
+    click.echo(f"database: {current or 'empty'}; this version: {head}")
+    if current != head:
+        sys.exit(1)
+
+
+@main.group()
+def admin() -> None:
+    """Elders, accounts and tokens."""
+
+
+@admin.command("create-elder")
+@click.option("--name", required=True, help="The elder's full name.")
+@click.option("--language", type=click.Choice(LANGUAGES), required=True, help="Main language.")
+@click.option("--preferred-name", help="What the companion calls them.")
+@click.option("--timezone", help="IANA timezone, e.g. Asia/Taipei (default: the server's).")
+@click.option("--birthday", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD")
+def create_elder(
+    name: str, language: str, preferred_name: str | None, timezone: str | None, birthday
+) -> None:
+    """Register an elder; prints the elder's id on the last line."""
+    settings = Settings()
+    try:
+        with db.session_scope(_engine(settings)) as session:
+            elder = store.create_elder(
+                session,
+                display_name=name,
+                preferred_name=preferred_name,
+                languages=[language],
+                timezone=timezone or settings.default_timezone,
+                birthday=birthday.date() if birthday else None,
+            )
+    except ZhianError as exc:
+        _fail(exc.message)
+    click.echo(f"Elder {name} registered.")
+    click.echo(elder.id)
+
+
+_ROLES = click.Choice([r.value for r in Role])
+
+
+@admin.command("create-account")
+@click.option("--role", type=_ROLES, required=True)
+@click.option("--elder", "elder_id", help="The elder the account belongs to (all roles but admin).")
+@click.option("--name", "display_name", help="How the person is shown, e.g. 美玲.")
+@click.option("--relation", help="Their relation to the elder, e.g. daughter.")
+@click.option("--guardian", is_flag=True, help="May grant and revoke access for the elder.")
+def create_account(
+    role: str, elder_id: str | None, display_name: str | None, relation: str | None, guardian: bool
+) -> None:
+    """Add an account; prints the account id on the last line."""
+    try:
+        with db.session_scope(_engine(Settings())) as session:
+            account = access.create_account(
+                session,
+                role=Role(role),
+                display_name=display_name or _default_name(Role(role)),
+                elder_id=elder_id,
+                relation=relation,
+                is_guardian=guardian,
+            )
+    except ZhianError as exc:
+        _fail(exc.message)
+    click.echo(f"{role.capitalize()} account {account.display_name} created.")
+    click.echo(account.id)
+
+
+def _default_name(role: Role) -> str:
+    return {
+        Role.admin: "Administrator",
+        Role.family: "Family member",
+        Role.creator: "Creator",
+        Role.elder: "Elder",
+    }[role]
+
+
+def _account_for_token(session, role: Role, elder_id: str | None, account_id: str | None, name):
+    if account_id:
+        account = access.get_account(session, account_id)
+        if account.role != role.value:
+            raise InvalidInput(f"Account {account_id} is a {account.role}, not a {role.value}.")
+        return account
+    if role is Role.admin:
+        existing = [a for a in access.list_accounts(session) if a.role == Role.admin.value]
+        if existing and not name:
+            return existing[0]
+        return access.create_account(session, role=role, display_name=name or "Administrator")
+    if not elder_id:
+        raise InvalidInput(f"A {role.value} token needs --elder ID.")
+    if role is Role.elder:
+        account = access.elder_account(session, elder_id)
+        if account is None:
+            raise NotFound(f"No elder with id {elder_id}.")
+        return account
+    return access.create_account(
+        session, role=role, display_name=name or _default_name(role), elder_id=elder_id
+    )
+
+
+@admin.command("create-token")
+@click.option("--role", type=_ROLES, required=True)
+@click.option("--elder", "elder_id", help="The elder (for elder, family and creator tokens).")
+@click.option("--account", "account_id", help="An existing account to issue the token for.")
+@click.option("--name", help="Name for a new family or creator account.")
+@click.option("--label", help="A note on what the token is for, e.g. 'Mum's tablet'.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: never expires.")
+def create_token(
+    role: str,
+    elder_id: str | None,
+    account_id: str | None,
+    name: str | None,
+    label: str | None,
+    expires_in_days: int | None,
+) -> None:
+    """Issue a token; prints the token alone on the last line.
+
+    For --role family or creator without --account, a new account is made for the elder.
+    """
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        with db.session_scope(_engine(Settings())) as session:
+            account = _account_for_token(session, Role(role), elder_id, account_id, name)
+            issued = access.issue_token(session, account, label=label, expires_at=expires_at)
+    except ZhianError as exc:
+        _fail(exc.message)
+    click.echo(
+        f"Token {issued.token.id} for {role} account {account.display_name} ({account.id}); "
+        "shown only this once:"
+    )
+    click.echo(issued.secret)
+
+
+@admin.command("revoke-token")
+@click.argument("token")
+def revoke_token(token: str) -> None:
+    """Revoke a token, given its id or the token itself."""
+    try:
+        with db.session_scope(_engine(Settings())) as session:
+            if token.startswith(access.TOKEN_PREFIX):
+                found = access.token_by_secret(session, token)
+            else:
+                found = access.get_token(session, token)
+            access.revoke_token(session, None, found)
+    except ZhianError as exc:
+        _fail(exc.message)
+    click.echo(f"Token {found.prefix}… revoked.")
+
+
+@admin.command("list-accounts")
+@click.option("--elder", "elder_id", help="Only this elder's accounts.")
+def list_accounts(elder_id: str | None) -> None:
+    """List accounts with their tokens' prefixes."""
+    with db.session_scope(_engine(Settings())) as session:
+        for account in access.list_accounts(session, elder_id=elder_id):
+            tokens = access.list_tokens(session, account.id)
+            live = [t.prefix for t in tokens if t.revoked_at is None]
+            click.echo(
+                f"{account.id}  {account.role:<8} {account.display_name}  "
+                f"elder={account.elder_id or '-'}  tokens={', '.join(live) or '-'}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""API schemas (`XCreate`, `XUpdate`, `XPublic`), kept apart from the tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from memory.models import MessageRole, Permission, Role
+from memory.store import MAX_IMPORT
+
+Language = Literal["zh-Hant", "zh-Hans", "en"]
+MAX_TEXT = 10_000
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character, which cannot be stored")
+    return value
+
+
+def _sensible_time(value: datetime) -> datetime:
+    if not 1850 <= value.year <= 2200:
+        raise ValueError("is outside the years 1850 to 2200")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+ShortId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+Timestamp = Annotated[datetime, AfterValidator(_sensible_time)]
+
+
+class Input(BaseModel):
+    """Unknown fields are refused, so a misspelt field name is an error, not silently lost."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- elders -----------------------------------------------------------------------------
+
+
+class ElderCreate(Input):
+    name: Name = Field(description="The elder's full name, as the family writes it.")
+    language: Language = Field(description="The language the elder speaks most.")
+    other_languages: list[Language] = Field(default_factory=list, max_length=3)
+    preferred_name: Name | None = Field(
+        default=None, description="What the companion calls them, e.g. 阿嬤 or Grandma Lin."
+    )
+    timezone: Annotated[str, Field(max_length=64), AfterValidator(_storable)] | None = Field(
+        default=None, description="IANA timezone, e.g. Asia/Taipei; default: the server's."
+    )
+    birthday: date | None = None
+
+
+class ElderUpdate(Input):
+    name: Name | None = None
+    language: Language | None = None
+    other_languages: list[Language] | None = Field(default=None, max_length=3)
+    preferred_name: Name | None = None
+    timezone: Annotated[str, Field(max_length=64), AfterValidator(_storable)] | None = None
+    birthday: date | None = None
+
+
+class ElderPublic(BaseModel):
+    id: str
+    name: str
+    preferred_name: str | None
+    language: str
+    languages: list[str]
+    timezone: str
+    birthday: date | None
+    created_at: datetime
+
+
+# --- accounts and tokens ----------------------------------------------------------------
+
+
+class AccountCreate(Input):
+    role: Role
+    display_name: Name
+    elder_id: ShortId | None = Field(
+        default=None, description="The elder this account belongs to (all roles but admin)."
+    )
+    relation: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = Field(
+        default=None, description="How they are related to the elder, e.g. daughter, grandson."
+    )
+    is_guardian: bool = Field(
+        default=False, description="A family member who may grant and revoke access for the elder."
+    )
+    language: Language | None = None
+
+
+class AccountPublic(BaseModel):
+    id: str
+    role: str
+    display_name: str
+    elder_id: str | None
+    relation: str | None
+    is_guardian: bool
+    language: str | None
+    created_at: datetime
+
+
+class TokenCreate(Input):
+    label: Annotated[str, Field(max_length=200), AfterValidator(_storable)] | None = None
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Leave out for a token that does not expire."
+    )
+
+
+class TokenPublic(BaseModel):
+    id: str
+    account_id: str
+    prefix: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenIssued(TokenPublic):
+    token: str = Field(description="The token itself. It is shown only this once: keep it safe.")
+
+
+class Me(BaseModel):
+    account: AccountPublic
+    elders: list[ElderPublic]
+    permissions: dict[str, list[str]]
+
+
+# --- grants -----------------------------------------------------------------------------
+
+
+class GrantSet(Input):
+    scopes: list[Permission] = Field(max_length=len(Permission))
+    expires_at: Timestamp | None = None
+
+
+class GrantPublic(BaseModel):
+    account_id: str
+    display_name: str
+    role: str
+    relation: str | None
+    scopes: list[str]
+    expires_at: datetime | None
+    updated_at: datetime
+    granted_by: str | None
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+class MessageCreate(Input):
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_storable)]
+    role: MessageRole | None = Field(
+        default=None, description="Who spoke; default: the caller's own role."
+    )
+    speaker: Name | None = None
+    said_at: Timestamp | None = Field(
+        default=None,
+        description="When it was said; a time without offset is in the elder's timezone.",
+    )
+    language: Language | None = Field(default=None, description="Detected when left out.")
+    conversation_id: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
+    external_id: ShortId | None = Field(
+        default=None, description="Your own id for this message; sending it again adds nothing."
+    )
+
+
+class MessageImportItem(MessageCreate):
+    said_at: Timestamp
+    external_id: ShortId
+
+
+class MessageImport(Input):
+    messages: list[MessageImportItem] = Field(min_length=1, max_length=MAX_IMPORT)
+
+
+class MessagePublic(BaseModel):
+    id: int
+    elder_id: str
+    conversation_id: str | None
+    role: str
+    speaker: str | None
+    text: str
+    language: str | None
+    said_at: datetime
+    external_id: str | None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessagePublic]
+    next: str | None = Field(description="Pass as 'cursor' for the next page; null at the end.")
+
+
+class ImportSummary(BaseModel):
+    imported: int
+    skipped: int = Field(description="Messages whose external_id was already stored.")
+    ids: list[int] = Field(description="Ids of the messages this request added.")
+    skipped_external_ids: list[str]
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+class AuditEventPublic(BaseModel):
+    id: int
+    at: datetime
+    actor_account_id: str | None
+    actor_role: str | None
+    actor_name: str | None
+    action: str
+    detail: dict
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventPublic]
+    next: int | None = Field(description="Pass as 'before' for older events; null at the end.")

@@ -1,0 +1,56 @@
+"""The one settings object, read once from `ZHIAN_*` environment variables (or `.env`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZHIAN_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("zhian-data"),
+        description="Where zhian keeps its database, vector index and models (default ./zhian-data).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is a SQLite file in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/dbname",
+    )
+    vector_index: str = Field(
+        default="embedded",
+        description="'embedded' (Chroma in the data directory) or a Chroma server URL http://host:port",
+    )
+    embedder: str = Field(
+        default="e5-small", description="Embedding model: e5-small or sentence-transformers"
+    )
+    llm: Literal["embedded", "small", "openai"] = Field(
+        default="embedded",
+        description="'embedded' (bundled model), 'small' (faster, weaker bundled model) or 'openai' "
+        "(any OpenAI-compatible server; set llm_base_url)",
+    )
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    default_timezone: str = "Asia/Taipei"
+    public_url: str | None = Field(
+        default=None, description="The address people use to reach this server, for links."
+    )
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, description="Largest request body accepted (bytes)."
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'zhian.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

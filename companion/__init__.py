@@ -1,0 +1,1 @@
+"""The companion: persona, chat orchestration, LLM access, reminders, digests, story export."""

@@ -1,0 +1,1 @@
+"""Memory core: storage, tenancy scopes, retrieval. No HTTP, no persona."""

@@ -1,0 +1,180 @@
+"""SQLModel tables: the source of truth for every elder, account, message and audit record.
+
+Every row that holds an elder's data carries `elder_id`; reads go through `ElderScope`
+(see `memory.access`) so that no query path exists without it.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+LANGUAGES = ("zh-Hant", "zh-Hans", "en")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# SQLite only auto-increments INTEGER primary keys; PostgreSQL gets 64 bits.
+BigIntId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite keeps no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    elder = "elder"
+    family = "family"
+    creator = "creator"
+    admin = "admin"
+
+
+class MessageRole(enum.StrEnum):
+    elder = "elder"
+    companion = "companion"
+    family = "family"
+    other = "other"
+
+
+class Permission(enum.StrEnum):
+    """What an elder (or their guardian) can grant to a family member or creator."""
+
+    memories_read = "memories:read"
+    memories_write = "memories:write"
+    digests_read = "digests:read"
+    reminders_read = "reminders:read"
+    reminders_write = "reminders:write"
+    story_export = "story:export"
+
+
+def _enum_column(enum_cls: type[enum.Enum]) -> sa.Column:
+    # Stored as plain strings so adding a value later needs no database enum migration.
+    return sa.Column(sa.String(16), nullable=False)
+
+
+class Elder(SQLModel, table=True):
+    __tablename__ = "elders"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    display_name: str = Field(max_length=200)
+    preferred_name: str | None = Field(default=None, max_length=200)
+    languages: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    timezone: str = Field(max_length=64)
+    birthday: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def language(self) -> str:
+        return self.languages[0]
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    role: str = Field(sa_column=_enum_column(Role))
+    elder_id: str | None = Field(
+        default=None, foreign_key="elders.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    display_name: str = Field(max_length=200)
+    relation: str | None = Field(default=None, max_length=100)
+    is_guardian: bool = False
+    language: str | None = Field(default=None, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Token(SQLModel, table=True):
+    __tablename__ = "tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    account_id: str = Field(
+        foreign_key="accounts.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    label: str | None = Field(default=None, max_length=200)
+    prefix: str = Field(max_length=32)
+    secret_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Grant(SQLModel, table=True):
+    __tablename__ = "grants"
+    __table_args__ = (sa.UniqueConstraint("elder_id", "account_id", name="uq_grant_elder_account"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: str = Field(foreign_key="elders.id", index=True, max_length=32, ondelete="CASCADE")
+    account_id: str = Field(foreign_key="accounts.id", max_length=32, ondelete="CASCADE")
+    scopes: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    granted_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    """One turn, verbatim: the record everything else is derived from."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("elder_id", "external_id", name="uq_message_elder_external_id"),
+        sa.Index("ix_messages_elder_said_at", "elder_id", "said_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    conversation_id: str | None = Field(default=None, max_length=100)
+    role: str = Field(sa_column=_enum_column(MessageRole))
+    speaker: str | None = Field(default=None, max_length=200)
+    text: str = Field(sa_type=sa.Text)
+    language: str | None = Field(default=None, max_length=16)
+    said_at: datetime = Field(sa_type=UTCDateTime)
+    external_id: str | None = Field(default=None, max_length=200)
+    author_account_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which elder's data, and when. Never updated, never deleted with data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_elder_at", "elder_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor_account_id: str | None = Field(default=None, max_length=32)
+    actor_role: str | None = Field(default=None, max_length=16)
+    actor_name: str | None = Field(default=None, max_length=200)
+    action: str = Field(max_length=64)
+    elder_id: str | None = Field(default=None, max_length=32)
+    detail: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))

@@ -1,0 +1,155 @@
+"""Shared fixtures: the database on SQLite and PostgreSQL, the app client, elders with tokens."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import SQLModel
+
+from api.app import create_app
+from api.settings import Settings
+from memory import access, db, store
+from memory.models import Permission, Role
+
+PG_URL_VAR = "ZHIAN_TEST_DATABASE_URL"
+
+
+def _postgres_url() -> str:
+    url = os.environ.get(PG_URL_VAR)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{PG_URL_VAR} is not set: CI must run the PostgreSQL tests.")
+        pytest.skip(f"PostgreSQL tests need {PG_URL_VAR} (see .ci/run)")
+    return url
+
+
+def reset_postgres(url: str) -> sa.Engine:
+    """An engine on an emptied PostgreSQL database, migrated from nothing."""
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    db.upgrade(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("template") / "zhian.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def _postgres_engine() -> Iterator[sa.Engine]:
+    engine = reset_postgres(_postgres_url())
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: sa.Engine) -> None:
+    tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.Engine]:
+    """A migrated, empty database: a fresh SQLite file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        path = tmp_path / "zhian.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        engine = db.make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("_postgres_engine")
+        _truncate_all(engine)
+        yield engine
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", max_request_bytes=2 * 1024 * 1024)
+
+
+@pytest.fixture
+def client(engine: sa.Engine, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, engine=engine)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Household:
+    """One elder and the people around them, each with a token."""
+
+    elder_id: str
+    elder: str
+    guardian: str
+    family_full: str
+    family_reader: str
+    family_none: str
+    creator: str
+    account_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    admin: str
+    a: Household
+    b: Household
+
+
+def _household(session, name: str, language: str) -> Household:
+    elder = store.create_elder(
+        session, display_name=name, languages=[language], timezone="Asia/Taipei"
+    )
+    tokens: dict[str, str] = {}
+    ids: dict[str, str] = {}
+
+    def person(key: str, role: Role, scopes: list[Permission] | None, guardian: bool = False):
+        if role is Role.elder:
+            account = access.elder_account(session, elder.id)
+        else:
+            account = access.create_account(
+                session, role=role, display_name=f"{name} {key}", elder_id=elder.id,
+                is_guardian=guardian,
+            )
+        ids[key] = account.id
+        tokens[key] = access.issue_token(session, account).secret
+        if scopes is not None:
+            as_elder = access.caller_for(access.elder_account(session, elder.id))
+            elder_scope = access.resolve_scope(session, as_elder, elder.id, manage=True)
+            access.set_grant(session, elder_scope, account.id, scopes=scopes, expires_at=None)
+
+    person("elder", Role.elder, None)
+    person("guardian", Role.family, None, guardian=True)
+    person("family_full", Role.family, list(Permission))
+    person("family_reader", Role.family, [Permission.memories_read])
+    person("family_none", Role.family, None)
+    person("creator", Role.creator, [Permission.story_export])
+    return Household(elder_id=elder.id, account_ids=ids, **tokens)
+
+
+@pytest.fixture
+def world(engine: sa.Engine) -> World:
+    """Two elders, each with a guardian, family members with various grants, and a creator."""
+    with db.session_scope(engine) as session:
+        admin = access.create_account(session, role=Role.admin, display_name="Admin")
+        admin_token = access.issue_token(session, admin).secret
+        a = _household(session, "林美華", "zh-Hant")
+        b = _household(session, "Margaret Lee", "en")
+    return World(admin=admin_token, a=a, b=b)
