@@ -110,7 +110,7 @@ def issue_token(
 
 def authenticate(session: Session, secret: str) -> Caller:
     """The caller a bearer token stands for, or `Unauthorized` saying why not."""
-    token = session.exec(select(Token).where(Token.secret_hash == _hash(secret))).first()
+    token = _find_token(session, secret)
     if token is None:
         raise Unauthorized(
             "This token is not known. Check that it was copied whole, or ask an administrator for a new one."
@@ -145,8 +145,12 @@ def caller_for(account: Account, *, token_id: str | None = None) -> Caller:
     )
 
 
+def _find_token(session: Session, secret: str) -> Token | None:
+    return session.exec(select(Token).where(Token.secret_hash == _hash(secret))).first()
+
+
 def token_by_secret(session: Session, secret: str) -> Token:
-    token = session.exec(select(Token).where(Token.secret_hash == _hash(secret))).first()
+    token = _find_token(session, secret)
     if token is None:
         raise NotFound("No such token. Check that it was copied whole.")
     return token

@@ -125,7 +125,10 @@ def _household(session, name: str, language: str) -> Household:
             account = access.elder_account(session, elder.id)
         else:
             account = access.create_account(
-                session, role=role, display_name=f"{name} {key}", elder_id=elder.id,
+                session,
+                role=role,
+                display_name=f"{name} {key}",
+                elder_id=elder.id,
                 is_guardian=guardian,
             )
         ids[key] = account.id

@@ -1,0 +1,207 @@
+"""Bad input gets a 4xx with a JSON body a person can act on; never a 500, never lost data."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import bearer
+
+
+def _assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) >= {"error", "message"}
+    assert isinstance(body["message"], str) and len(body["message"]) > 10
+    if code:
+        assert body["error"] == code
+    return body
+
+
+def test_missing_and_malformed_tokens_are_401(client, world):
+    elder_path = f"/v1/elders/{world.a.elder_id}/messages"
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer zhian_nope"},
+    ):
+        r = client.get(elder_path, headers=headers)
+        _assert_error(r, 401, "unauthorized")
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/elders",
+        "/v1/me",
+        "/v1/accounts",
+        "/v1/elders/x/messages",
+        "/v1/elders/x/grants",
+        "/v1/elders/x/audit",
+    ],
+)
+def test_every_v1_endpoint_wants_a_token(client, path):
+    _assert_error(client.get(path), 401, "unauthorized")
+
+
+def test_malformed_bodies_are_422_with_a_reason(client, world):
+    url = f"/v1/elders/{world.a.elder_id}/messages"
+    headers = bearer(world.a.elder)
+    body = _assert_error(
+        client.post(
+            url, content=b'{"text": "hi"', headers={**headers, "Content-Type": "application/json"}
+        ),
+        422,
+        "invalid_input",
+    )
+    assert "JSON" in body["message"]
+    body = _assert_error(client.post(url, json={"text": 42}, headers=headers), 422)
+    assert "text" in body["message"]
+    body = _assert_error(client.post(url, json={"text": "x" * 10_001}, headers=headers), 422)
+    assert "10000" in body["message"]
+    _assert_error(client.post(url, json={"txt": "typo"}, headers=headers), 422)
+    _assert_error(client.post(url, json=["not", "an", "object"], headers=headers), 422)
+    _assert_error(client.post(url, json={"text": "nul \x00 byte"}, headers=headers), 422)
+    _assert_error(client.post(url, json={"text": "   "}, headers=headers), 422)
+    _assert_error(
+        client.post(url, json={"text": "ok", "said_at": "9999-12-31T23:59:59"}, headers=headers),
+        422,
+    )
+    _assert_error(client.get(f"{url}/99999999999999999999", headers=headers), 422)
+    _assert_error(client.get(url, params={"limit": 0}, headers=headers), 422)
+    _assert_error(client.get(url, params={"since": "yesterday-ish"}, headers=headers), 422)
+
+
+def test_elder_creation_checks_its_fields(client, world):
+    admin = bearer(world.admin)
+    _assert_error(
+        client.post("/v1/elders", json={"name": "A", "language": "fr"}, headers=admin), 422
+    )
+    _assert_error(client.post("/v1/elders", json={"language": "en"}, headers=admin), 422)
+    body = _assert_error(
+        client.post(
+            "/v1/elders",
+            json={"name": "A", "language": "en", "timezone": "Mars/Olympus"},
+            headers=admin,
+        ),
+        422,
+    )
+    assert "timezone" in body["message"]
+    r = client.post(
+        "/v1/elders",
+        json={
+            "name": "Ada",
+            "language": "en",
+            "timezone": "Europe/London",
+            "birthday": "1941-03-02",
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201 and r.json()["id"] and r.json()["language"] == "en"
+
+
+def test_over_large_requests_are_413_and_write_nothing(client, world, settings):
+    url = f"/v1/elders/{world.a.elder_id}/messages:import"
+    headers = bearer(world.a.elder)
+    big = "字" * 3000
+    batch = {
+        "messages": [
+            {"text": big, "said_at": "2026-10-01T08:00:00", "external_id": f"b{i}"}
+            for i in range(300)
+        ]
+    }
+    body = _assert_error(client.post(url, json=batch, headers=headers), 413, "too_large")
+    assert "KiB" in body["message"]
+
+    def chunks():
+        yield b'{"messages": ['
+        for i in range(300):
+            sep = b"," if i else b""
+            yield (
+                sep
+                + f'{{"text": "{big}", "said_at": "2026-10-01T08:00:00", "external_id": "c{i}"}}'.encode()
+            )
+        yield b"]}"
+
+    streamed = client.post(
+        url, content=chunks(), headers={**headers, "Content-Type": "application/json"}
+    )
+    _assert_error(streamed, 413, "too_large")
+    page = client.get(f"/v1/elders/{world.a.elder_id}/messages", headers=headers).json()
+    assert page["items"] == []
+
+
+def test_unknown_elders_and_paths_are_404(client, world):
+    admin = bearer(world.admin)
+    body = _assert_error(client.get("/v1/elders/doesnotexist", headers=admin), 404, "not_found")
+    assert "doesnotexist" in body["message"]
+    _assert_error(client.get("/v1/elders/doesnotexist/messages", headers=admin), 404)
+    _assert_error(client.get("/v1/nothing-here", headers=admin), 404)
+    _assert_error(client.put("/v1/me", headers=admin), 405)
+
+
+def test_forbidden_scope_names_what_is_missing(client, world):
+    a = world.a
+    body = _assert_error(
+        client.post(
+            f"/v1/elders/{a.elder_id}/messages",
+            json={"text": "hi"},
+            headers=bearer(a.family_reader),
+        ),
+        403,
+        "forbidden",
+    )
+    assert "memories:write" in body["message"]
+
+
+def test_a_grant_needs_known_scopes_and_a_future_expiry(client, world):
+    a = world.a
+    url = f"/v1/elders/{a.elder_id}/grants/{a.account_ids['family_none']}"
+    _assert_error(client.put(url, json={"scopes": ["everything"]}, headers=bearer(a.elder)), 422)
+    _assert_error(
+        client.put(
+            url,
+            json={"scopes": ["memories:read"], "expires_at": "2001-01-01T00:00:00Z"},
+            headers=bearer(a.elder),
+        ),
+        422,
+    )
+    # An elder's own account cannot be the target of a grant.
+    _assert_error(
+        client.put(
+            f"/v1/elders/{a.elder_id}/grants/{a.account_ids['elder']}",
+            json={"scopes": ["memories:read"]},
+            headers=bearer(a.elder),
+        ),
+        422,
+    )
+
+
+def test_account_rules(client, world):
+    admin = bearer(world.admin)
+    _assert_error(
+        client.post("/v1/accounts", json={"role": "family", "display_name": "x"}, headers=admin),
+        422,
+    )
+    _assert_error(
+        client.post(
+            "/v1/accounts",
+            json={"role": "family", "display_name": "x", "elder_id": "nope"},
+            headers=admin,
+        ),
+        404,
+    )
+    _assert_error(
+        client.post(
+            "/v1/accounts",
+            json={
+                "role": "creator",
+                "display_name": "x",
+                "elder_id": world.a.elder_id,
+                "is_guardian": True,
+            },
+            headers=admin,
+        ),
+        422,
+    )
