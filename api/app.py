@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api.errors import BodySizeLimit, register_error_handlers
-from api.routers import accounts, audit, elders, grants, health, messages
+from api.routers import accounts, audit, elders, grants, health, memories, messages
 from api.settings import Settings
 from memory.db import make_engine
 
@@ -46,6 +46,6 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.engine = engine or make_engine(settings.resolved_database_url)
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, elders, accounts, grants, messages, audit):
+    for module in (health, elders, accounts, grants, messages, memories, audit):
         app.include_router(module.router)
     return app

@@ -178,3 +178,58 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     elder_id: str | None = Field(default=None, max_length=32)
     detail: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class MemoryKind(enum.StrEnum):
+    turn = "turn"
+
+
+class Memory(SQLModel, table=True):
+    """Something the companion can recall. Turn-level memories are made from every message at
+    once, with no LLM; `index_pending` is the outbox the vector index is filled from."""
+
+    __tablename__ = "memories"
+    __table_args__ = (
+        sa.Index("ix_memories_elder_said_at", "elder_id", "said_at"),
+        sa.Index("ix_memories_pending", "index_pending", "elder_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    kind: str = Field(sa_column=_enum_column(MemoryKind))
+    text: str = Field(sa_type=sa.Text)
+    role: str | None = Field(default=None, max_length=16)
+    speaker: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=16)
+    said_at: datetime = Field(sa_type=UTCDateTime)
+    event_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    private: bool = False
+    index_pending: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MemorySource(SQLModel, table=True):
+    """Provenance: the messages a memory came from."""
+
+    __tablename__ = "memory_sources"
+
+    memory_id: int = Field(
+        primary_key=True, foreign_key="memories.id", ondelete="CASCADE", sa_type=BigIntId
+    )
+    message_id: int = Field(
+        primary_key=True,
+        foreign_key="messages.id",
+        ondelete="CASCADE",
+        sa_type=BigIntId,
+        index=True,
+    )
+
+
+class IndexTombstone(SQLModel, table=True):
+    """A memory deleted in SQL whose vector is still to be removed from the index."""
+
+    __tablename__ = "index_tombstones"
+
+    memory_id: int = Field(primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -14,7 +14,18 @@ from sqlmodel import Session, select
 from memory.access import Caller, ElderScope, create_account, record, record_access
 from memory.errors import InvalidInput, NotFound
 from memory.language import detect_language
-from memory.models import LANGUAGES, Elder, Message, MessageRole, Role, utcnow
+from memory.models import (
+    LANGUAGES,
+    Elder,
+    IndexTombstone,
+    Memory,
+    MemoryKind,
+    MemorySource,
+    Message,
+    MessageRole,
+    Role,
+    utcnow,
+)
 from memory.timeutil import to_utc, zone
 
 MAX_IMPORT = 10_000
@@ -185,6 +196,7 @@ def add_message(session: Session, scope: ElderScope, draft: MessageDraft) -> tup
     message = _build_message(scope, draft, utcnow())
     session.add(message)
     session.flush()
+    _remember_turns(session, [message])
     record(
         session,
         actor=scope.actor,
@@ -230,6 +242,7 @@ def import_messages(
     created = [m for m in built if m.external_id not in existing]
     session.add_all(created)
     session.flush()
+    _remember_turns(session, created)
     record(
         session,
         actor=scope.actor,
@@ -331,6 +344,7 @@ def delete_message(session: Session, scope: ElderScope, message_id: int) -> None
     ).first()
     if message is None:
         raise NotFound(f"No message {message_id} for this elder.")
+    _forget_memories_only_from(session, scope, message_id)
     record(
         session,
         actor=scope.actor,
@@ -339,3 +353,76 @@ def delete_message(session: Session, scope: ElderScope, message_id: int) -> None
         detail={"message_id": message_id, "external_id": message.external_id},
     )
     session.delete(message)
+
+
+# --- turn-level memories ----------------------------------------------------------------
+
+
+def _remember_turns(session: Session, messages: Sequence[Message]) -> None:
+    """Every message becomes a turn-level memory at once, pending for the vector index."""
+    memories = [
+        Memory(
+            elder_id=m.elder_id,
+            kind=MemoryKind.turn.value,
+            text=m.text,
+            role=m.role,
+            speaker=m.speaker,
+            language=m.language,
+            said_at=m.said_at,
+        )
+        for m in messages
+    ]
+    session.add_all(memories)
+    session.flush()
+    session.add_all(
+        MemorySource(memory_id=memory.id, message_id=message.id)
+        for memory, message in zip(memories, messages, strict=True)
+    )
+    session.flush()
+
+
+def _forget_memories_only_from(session: Session, scope: ElderScope, message_id: int) -> None:
+    """Delete the memories whose every source is this message; their vectors follow by tombstone."""
+    memory_ids = session.exec(
+        select(MemorySource.memory_id).where(MemorySource.message_id == message_id)
+    ).all()
+    for memory_id in memory_ids:
+        other_sources = session.exec(
+            select(MemorySource.message_id).where(
+                MemorySource.memory_id == memory_id, MemorySource.message_id != message_id
+            )
+        ).first()
+        if other_sources is not None:
+            continue
+        memory = session.get(Memory, memory_id)
+        if memory is None or memory.elder_id != scope.elder_id:
+            continue
+        session.add(IndexTombstone(memory_id=memory_id, elder_id=scope.elder_id))
+        session.delete(memory)
+    session.flush()
+
+
+def memories_from_message(session: Session, scope: ElderScope, message_id: int) -> list[Memory]:
+    return list(
+        session.exec(
+            select(Memory)
+            .join(MemorySource, MemorySource.memory_id == Memory.id)
+            .where(Memory.elder_id == scope.elder_id, MemorySource.message_id == message_id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    pending: int
+    indexed: int
+
+
+def index_status(session: Session, scope: ElderScope) -> IndexStatus:
+    rows = session.exec(
+        select(Memory.index_pending, sa.func.count())
+        .where(Memory.elder_id == scope.elder_id)
+        .group_by(Memory.index_pending)
+    ).all()
+    counts = {bool(pending): n for pending, n in rows}
+    return IndexStatus(pending=counts.get(True, 0), indexed=counts.get(False, 0))

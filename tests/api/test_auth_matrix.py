@@ -146,6 +146,7 @@ CASES = [
     Case(
         "delete message", "DELETE", "/v1/elders/{A}/messages/{message_id}", 204, frozenset(WRITERS)
     ),
+    Case("index status", "GET", "/v1/elders/{A}/index-status", 200, frozenset(READERS)),
     Case("audit log", "GET", "/v1/elders/{A}/audit", 200, frozenset(MANAGERS)),
 ]
 
