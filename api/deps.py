@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.settings import Settings
 from memory.access import Caller, authenticate
+from memory.db import session_scope
 from memory.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="A zhian token: zhian_xxxxxxxx_…")
@@ -22,13 +23,8 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request: committed when the handler returns, rolled back if it raises."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(request.app.state.engine) as session:
+        yield session
 
 
 # "function" scope: the commit happens before the response is sent, so a 2xx means saved.
