@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -115,6 +115,18 @@ async def _on_integrity_error(_request: Request, exc: IntegrityError) -> JSONRes
     )
 
 
+async def _on_unstorable_value(_request: Request, exc: DataError) -> JSONResponse:
+    log.info("Value the database cannot take: %s", exc.orig)
+    return JSONResponse(
+        error_body(
+            "invalid_input",
+            "A value in this request cannot be stored or looked up (for example it holds a NUL "
+            "character or a number out of range). Nothing was saved; correct it and try again.",
+        ),
+        status_code=422,
+    )
+
+
 async def _on_database_down(_request: Request, exc: OperationalError) -> JSONResponse:
     log.error("The database could not be reached: %s", exc.orig)
     return JSONResponse(
@@ -143,6 +155,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(DataError, _on_unstorable_value)
     app.add_exception_handler(OperationalError, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)
 

@@ -283,8 +283,11 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         said_at, message_id = json.loads(raw)
-        return datetime.fromisoformat(said_at), int(message_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        said_at, message_id = datetime.fromisoformat(said_at), int(message_id)
+        if said_at.tzinfo is None or not 0 < message_id < 2**63:
+            raise ValueError("not a cursor this server makes")
+        return said_at, message_id
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise InvalidInput(
             "The cursor is not one this server gave out; start again without it."
         ) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -14,6 +13,7 @@ from api.schemas import (
     MessageImport,
     MessagePage,
     MessagePublic,
+    Timestamp,
 )
 from memory import store
 from memory.access import resolve_scope
@@ -68,8 +68,8 @@ def list_messages(
     elder_id: str,
     caller: CurrentCaller,
     session: SessionDep,
-    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    since: Annotated[Timestamp | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[Timestamp | None, Query(description="Before this time.")] = None,
     conversation_id: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -205,3 +205,22 @@ def test_account_rules(client, world):
         ),
         422,
     )
+
+
+def test_ids_the_database_cannot_look_up_are_422_not_500(client, world):
+    admin = bearer(world.admin)
+    for path in ("/v1/elders/%00", "/v1/elders/a%00b/messages", "/v1/accounts/%00"):
+        response = client.get(path, headers=admin)
+        assert response.status_code in (404, 422), (path, response.text)
+        assert response.json()["message"]
+
+
+def test_out_of_range_times_and_forged_cursors_are_422(client, world):
+    import base64
+    import json
+
+    url = f"/v1/elders/{world.a.elder_id}/messages"
+    headers = bearer(world.a.elder)
+    _assert_error(client.get(url, params={"since": "0001-01-01T00:00:00"}, headers=headers), 422)
+    forged = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", 2**70]).encode())
+    _assert_error(client.get(url, params={"cursor": forged.decode()}, headers=headers), 422)
