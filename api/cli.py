@@ -36,6 +36,21 @@ def _engine(settings: Settings) -> sa.Engine:
     return db.make_engine(settings.resolved_database_url)
 
 
+def _admin_engine() -> sa.Engine:
+    """An engine on a database whose schema is current, or a readable reason to stop."""
+    engine = _engine(Settings())
+    try:
+        current, head = db.schema_status(engine)
+    except sa.exc.OperationalError as exc:
+        _fail(f"The database cannot be reached: {exc.orig}")
+    if current != head:
+        _fail(
+            f"The database schema is at {current or 'nothing yet'}, this version needs {head}: "
+            "run 'zhian db upgrade' first."
+        )
+    return engine
+
+
 def _fail(message: str) -> None:
     err.print(f"[red]Error:[/red] {message}")
     sys.exit(2)
@@ -126,7 +141,7 @@ def create_elder(
     """Register an elder; prints the elder's id on the last line."""
     settings = Settings()
     try:
-        with db.session_scope(_engine(settings)) as session:
+        with db.session_scope(_admin_engine()) as session:
             elder = store.create_elder(
                 session,
                 display_name=name,
@@ -155,7 +170,7 @@ def create_account(
 ) -> None:
     """Add an account; prints the account id on the last line."""
     try:
-        with db.session_scope(_engine(Settings())) as session:
+        with db.session_scope(_admin_engine()) as session:
             account = access.create_account(
                 session,
                 role=Role(role),
@@ -223,7 +238,7 @@ def create_token(
     """
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        with db.session_scope(_engine(Settings())) as session:
+        with db.session_scope(_admin_engine()) as session:
             account = _account_for_token(session, Role(role), elder_id, account_id, name)
             issued = access.issue_token(session, account, label=label, expires_at=expires_at)
     except ZhianError as exc:
@@ -240,7 +255,7 @@ def create_token(
 def revoke_token(token: str) -> None:
     """Revoke a token, given its id or the token itself."""
     try:
-        with db.session_scope(_engine(Settings())) as session:
+        with db.session_scope(_admin_engine()) as session:
             if token.startswith(access.TOKEN_PREFIX):
                 found = access.token_by_secret(session, token)
             else:
@@ -255,7 +270,7 @@ def revoke_token(token: str) -> None:
 @click.option("--elder", "elder_id", help="Only this elder's accounts.")
 def list_accounts(elder_id: str | None) -> None:
     """List accounts with their tokens' prefixes."""
-    with db.session_scope(_engine(Settings())) as session:
+    with db.session_scope(_admin_engine()) as session:
         for account in access.list_accounts(session, elder_id=elder_id):
             tokens = access.list_tokens(session, account.id)
             live = [t.prefix for t in tokens if t.revoked_at is None]
