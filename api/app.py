@@ -13,6 +13,9 @@ from api.errors import BodySizeLimit, register_error_handlers
 from api.routers import accounts, audit, elders, grants, health, memories, messages
 from api.settings import Settings
 from memory.db import make_engine
+from memory.embed import make_embedder
+from memory.index import VectorIndex, validate_location
+from memory.indexer import BackgroundIndexer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,14 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        indexer = None
+        if settings.index_in_background:
+            indexer = BackgroundIndexer(app.state.engine, app.state.vector_index)
+            indexer.start()
+        app.state.indexer = indexer
         yield
+        if indexer is not None:
+            indexer.stop()
         if engine is None:
             app.state.engine.dispose()
 
@@ -44,6 +54,12 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.resolved_database_url)
+    app.state.vector_index = VectorIndex(
+        validate_location(settings.vector_index),
+        make_embedder(settings.embedder, settings.embedder_model),
+        data_dir=settings.data_dir,
+    )
+    app.state.indexer = None
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (health, elders, accounts, grants, messages, memories, audit):

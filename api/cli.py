@@ -71,6 +71,11 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings = Settings()
+    if workers > 1 and settings.vector_index == "embedded":
+        _fail(
+            "The embedded vector index serves one worker process. For more workers, run a Chroma "
+            "server ('chroma run --path DIR --port 8001') and set ZHIAN_VECTOR_INDEX=http://host:8001."
+        )
     engine = _engine(settings)
     db.upgrade(engine)
     url = (
@@ -99,6 +104,59 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         proxy_headers=True,
     )
+
+
+@main.command()
+@click.option("--elder", "elder_id", help="Only this elder's memories (default: everyone's).")
+def reindex(elder_id: str | None) -> None:
+    """Rebuild the vector index from the database. Interrupted, run it again: it resumes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from memory.embed import make_embedder
+    from memory.index import IndexUnavailable, VectorIndex, validate_location
+    from memory.indexer import drain, mark_all_pending, pending_count
+    from memory.models import Elder
+
+    settings = Settings()
+    engine = _admin_engine()
+    if elder_id is not None:
+        with db.session_scope(engine) as session:
+            if session.get(Elder, elder_id) is None:
+                _fail(
+                    f"There is no elder with id {elder_id}; 'zhian admin list-accounts' shows them."
+                )
+    index = VectorIndex(
+        validate_location(settings.vector_index),
+        make_embedder(settings.embedder, settings.embedder_model),
+        data_dir=settings.data_dir,
+    )
+    marker = settings.ensure_data_dir() / (
+        f"reindex-{index.collection_name}" + (f"-{elder_id}" if elder_id else "") + ".started"
+    )
+    try:
+        if marker.exists():
+            click.echo(f"Resuming the rebuild started {marker.read_text().strip()}.")
+        else:
+            index.clear(elder_id)
+            marked = mark_all_pending(engine, elder_id)
+            marker.write_text(utcnow().isoformat(timespec="seconds"))
+            click.echo(f"Rebuilding {index.collection_name} from {marked} memories.")
+        total = pending_count(engine, elder_id)
+        columns = (
+            *Progress.get_default_columns()[:1],
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("Indexing memories", total=total)
+            done = drain(
+                engine, index, elder_id=elder_id, on_progress=lambda n: progress.advance(task, n)
+            )
+    except IndexUnavailable as exc:
+        _fail(f"{exc}. Nothing is lost: run 'zhian reindex' again when it is back, and it resumes.")
+    marker.unlink(missing_ok=True)
+    click.echo(f"Done: {done} memories indexed in {index.collection_name}.")
 
 
 @main.group(name="db")

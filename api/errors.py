@@ -48,8 +48,11 @@ def error_body(code: str, message: str, **extra: object) -> dict:
 
 
 def _where(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "the request body"
+    # The first element says where (body, query string, path, header); a field may be named
+    # "query" too.
+    if loc and loc[0] in ("body", "query", "path", "header"):
+        loc = loc[1:]
+    return ".".join(str(p) for p in loc) or "the request body"
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         default="embedded",
         description="'embedded' (Chroma in the data directory) or a Chroma server URL http://host:port",
     )
+    index_in_background: bool = Field(
+        default=True,
+        description="Index new memories in a background thread of this server process.",
+    )
     embedder: str = Field(
         default="e5-small", description="Embedding model: e5-small or sentence-transformers"
     )

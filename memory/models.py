@@ -198,6 +198,8 @@ class Memory(SQLModel, table=True):
     elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
     kind: str = Field(sa_column=_enum_column(MemoryKind))
     text: str = Field(sa_type=sa.Text)
+    # Lexical terms (memory.lexical) for the full-text index; derived from `text`.
+    search_terms: str = Field(default="", sa_type=sa.Text)
     role: str | None = Field(default=None, max_length=16)
     speaker: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=16)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -15,6 +22,8 @@ from sqlmodel import SQLModel
 from api.app import create_app
 from api.settings import Settings
 from memory import access, db, store
+from memory.embed import make_embedder
+from memory.index import VectorIndex
 from memory.models import Permission, Role
 
 PG_URL_VAR = "ZHIAN_TEST_DATABASE_URL"
@@ -78,7 +87,9 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", max_request_bytes=2 * 1024 * 1024)
+    return Settings(
+        data_dir=tmp_path / "data", max_request_bytes=2 * 1024 * 1024, index_in_background=False
+    )
 
 
 @pytest.fixture
@@ -156,3 +167,93 @@ def world(engine: sa.Engine) -> World:
         a = _household(session, "林美華", "zh-Hant")
         b = _household(session, "Margaret Lee", "en")
     return World(admin=admin_token, a=a, b=b)
+
+
+# --- the vector index: embedded Chroma beside SQLite, a Chroma server beside PostgreSQL --------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ChromaServer:
+    """`chroma run` in a subprocess, which tests may stop and start again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        chroma = Path(sys.executable).with_name("chroma")
+        self.process = subprocess.Popen(
+            [
+                str(chroma),
+                "run",
+                "--path",
+                str(self.path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the Chroma server did not start within 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def index_location(engine: sa.Engine, request: pytest.FixtureRequest) -> str:
+    if engine.dialect.name == "sqlite":
+        return "embedded"
+    return request.getfixturevalue("chroma_server").url
+
+
+@pytest.fixture
+def vector_index(
+    engine: sa.Engine, settings: Settings, request: pytest.FixtureRequest
+) -> VectorIndex:
+    """The real e5-small embedder and a collection of this test's own."""
+    return VectorIndex(
+        index_location(engine, request),
+        make_embedder("e5-small"),
+        data_dir=settings.data_dir,
+        collection=f"test-{uuid.uuid4().hex[:12]}",
+    )
+
+
+@pytest.fixture
+def search_client(
+    engine: sa.Engine, settings: Settings, vector_index: VectorIndex
+) -> Iterator[TestClient]:
+    """The app on this test's database and vector index (no background indexer)."""
+    app = create_app(
+        settings.model_copy(update={"vector_index": vector_index.location}), engine=engine
+    )
+    app.state.vector_index = vector_index
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 
 from api.deps import CurrentCaller, SessionDep
 from api.schemas import (
@@ -28,6 +28,13 @@ def message_public(message: Message) -> MessagePublic:
     return MessagePublic.model_validate(message, from_attributes=True)
 
 
+def _index_soon(request: Request, background: BackgroundTasks) -> None:
+    """After the response (so after the commit), nudge the background indexer."""
+    indexer = request.app.state.indexer
+    if indexer is not None:
+        background.add_task(indexer.wake)
+
+
 def _draft(body: MessageCreate) -> store.MessageDraft:
     return store.MessageDraft(**body.model_dump())
 
@@ -39,10 +46,13 @@ def add_message(
     caller: CurrentCaller,
     session: SessionDep,
     response: Response,
+    request: Request,
+    background: BackgroundTasks,
 ) -> MessagePublic:
     """Store one message. With an `external_id` already stored, answers 200 with that message."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
     message, created = store.add_message(session, scope, _draft(body))
+    _index_soon(request, background)
     if not created:
         response.status_code = status.HTTP_200_OK
     return message_public(message)
@@ -50,11 +60,17 @@ def add_message(
 
 @router.post("/messages:import", response_model=ImportSummary)
 def import_messages(
-    elder_id: str, body: MessageImport, caller: CurrentCaller, session: SessionDep
+    elder_id: str,
+    body: MessageImport,
+    caller: CurrentCaller,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ImportSummary:
     """Import up to 10,000 messages at once, all or nothing; repeats (same `external_id`) are skipped."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
     result = store.import_messages(session, scope, [_draft(m) for m in body.messages])
+    _index_soon(request, background)
     return ImportSummary(
         imported=len(result.created),
         skipped=len(result.skipped_external_ids),

@@ -5,6 +5,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import memory.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from memory.db import include_in_schema_compare
 
 # Serialises concurrent upgrades from several API replicas on PostgreSQL.
 _PG_LOCK_KEY = 0x7A68_6961_6E00
@@ -25,6 +26,7 @@ def run_migrations() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                include_object=include_in_schema_compare,
             )
             with context.begin_transaction():
                 context.run_migrations()

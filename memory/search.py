@@ -1,0 +1,281 @@
+"""Hybrid, time-aware recall over one elder's memories.
+
+Two rankings are fused by reciprocal rank: lexical (memory.lexical terms in SQLite FTS5 /
+PostgreSQL full-text) and dense (the vector index). Time words in the question ("last week",
+"去年春節") name a period: memories said or set in it are searched for on their own as well,
+so they are found however many others there are, and ranked higher. A little recency breaks
+near-ties. When the vector index is down the lexical side answers alone, marked degraded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from memory import timewords
+from memory.access import ElderScope
+from memory.errors import InvalidInput
+from memory.index import IndexUnavailable, TimeRange, VectorIndex
+from memory.lexical import query_terms
+from memory.models import Memory, MemorySource, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_K = 100
+_RRF_K = 60
+_MAX_QUERY_TERMS = 64
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Weights of the fusion; the defaults are what bench/retrieval.py measured best."""
+
+    lexical: float = 1.0
+    dense: float = 1.0
+    in_period: float = 0.5  # extra share for memories in the period the question names
+    recency: float = 0.05  # extra share for what was said today, halving every `half_life_days`
+    half_life_days: float = 30.0
+    pool: int = 100  # candidates taken from each side
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    k: int = 10
+    as_of: datetime | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    kinds: Sequence[str] | None = None
+
+
+@dataclass
+class Hit:
+    memory: Memory
+    score: float
+    similarity: float | None = None
+    lexical_rank: int | None = None
+    dense_rank: int | None = None
+    in_period: bool = False
+    sources: list[tuple[int, str | None]] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    hits: list[Hit]
+    degraded: bool
+    period: TimeRange | None = None
+    period_words: str | None = None
+
+
+@dataclass(frozen=True)
+class _Filters:
+    include_private: bool
+    kinds: Sequence[str] | None
+    said: TimeRange | None
+
+
+# --- lexical ------------------------------------------------------------------------------
+
+
+def _sql_filters(query, filters: _Filters, happened: TimeRange | None):  # type: ignore[no-untyped-def]
+    if not filters.include_private:
+        query = query.where(Memory.private == sa.false())
+    if filters.kinds:
+        query = query.where(Memory.kind.in_(list(filters.kinds)))  # type: ignore[attr-defined]
+    if filters.said is not None:
+        if filters.said.start is not None:
+            query = query.where(Memory.said_at >= filters.said.start)
+        if filters.said.end is not None:
+            query = query.where(Memory.said_at < filters.said.end)
+    if happened is not None:
+        query = query.where(
+            sa.or_(
+                sa.and_(Memory.said_at >= happened.start, Memory.said_at < happened.end),
+                sa.and_(Memory.event_time >= happened.start, Memory.event_time < happened.end),  # type: ignore[operator]
+            )
+        )
+    return query
+
+
+def lexical_ranking(
+    session: Session,
+    elder_id: str,
+    terms: Sequence[str],
+    *,
+    filters: _Filters,
+    limit: int,
+    happened: TimeRange | None = None,
+) -> list[int]:
+    """Memory ids, best lexical match first (BM25 on SQLite, ts_rank_cd on PostgreSQL)."""
+    if not terms:
+        return []
+    terms = list(terms)[:_MAX_QUERY_TERMS]
+    if session.get_bind().dialect.name == "sqlite":
+        fts = sa.table("memories_fts", sa.column("rowid"), sa.column("memories_fts"))
+        match = (
+            f'elder_id : "{elder_id}" AND search_terms : ('
+            + " OR ".join(f'"{t}"' for t in terms)
+            + ")"
+        )
+        rank = sa.func.bm25(fts.c.memories_fts, 1.0, 0.0)
+        query = (
+            select(Memory.id)
+            .join(fts, fts.c.rowid == Memory.id)
+            .where(fts.c.memories_fts.op("MATCH")(match), Memory.elder_id == elder_id)
+            .order_by(rank, Memory.id.desc())  # type: ignore[union-attr]
+        )
+    else:
+        tsquery = sa.func.to_tsquery("simple", " | ".join(f"'{t}'" for t in terms))
+        tsv = sa.literal_column("memories.search_tsv")
+        query = (
+            select(Memory.id)
+            .where(Memory.elder_id == elder_id, tsv.op("@@")(tsquery))
+            .order_by(sa.func.ts_rank_cd(tsv, tsquery).desc(), Memory.id.desc())  # type: ignore[union-attr]
+        )
+    query = _sql_filters(query, filters, happened).limit(limit)
+    return [int(i) for i in session.exec(query)]
+
+
+# --- fusion -------------------------------------------------------------------------------
+
+
+def _rrf(rank: int | None, weight: float) -> float:
+    return 0.0 if rank is None else weight / (_RRF_K + rank)
+
+
+def _ranks(ids: Sequence[int]) -> dict[int, int]:
+    return {memory_id: rank for rank, memory_id in enumerate(ids, start=1)}
+
+
+def search(
+    session: Session,
+    scope: ElderScope,
+    index: VectorIndex | None,
+    query: Query,
+    *,
+    tuning: Tuning = Tuning(),
+    query_vector: Sequence[float] | None = None,
+) -> Result:
+    """The `k` memories of this elder that best answer `query`. Private memories only when
+    the elder is asking."""
+    text = query.text.strip()
+    if not text:
+        raise InvalidInput("The query is empty: say what to look for.")
+    if not 1 <= query.k <= MAX_K:
+        raise InvalidInput(f"k must be between 1 and {MAX_K}.")
+    as_of = query.as_of or utcnow()
+    # An explicit `as_of` asks what was known then: nothing said after it.
+    until = query.until
+    if query.as_of is not None:
+        just_after = query.as_of + timedelta(microseconds=1)
+        until = just_after if until is None else min(until, just_after)
+    said = TimeRange(start=query.since, end=until) if (query.since or until) else None
+    filters = _Filters(include_private=scope.by_elder, kinds=query.kinds, said=said)
+    resolved = timewords.resolve(text, as_of, scope.elder_timezone)
+    period, period_words = resolved if resolved else (None, None)
+
+    terms = query_terms(text)
+    pool = max(tuning.pool, query.k)
+    lexical = lexical_ranking(session, scope.elder_id, terms, filters=filters, limit=pool)
+    lexical_in_period = (
+        lexical_ranking(
+            session, scope.elder_id, terms, filters=filters, limit=pool, happened=period
+        )
+        if period
+        else []
+    )
+
+    degraded = index is None
+    dense: list[int] = []
+    dense_in_period: list[int] = []
+    similarity: dict[int, float] = {}
+    if index is not None:
+        try:
+            vector = query_vector if query_vector is not None else index.embedder.embed_query(text)
+            common = {
+                "include_private": filters.include_private,
+                "kinds": filters.kinds,
+                "said": said,
+            }
+            hits = index.query(scope.elder_id, vector, k=pool, **common)
+            if period:
+                hits_in_period = index.query(
+                    scope.elder_id, vector, k=pool, happened=period, **common
+                )
+                dense_in_period = [h.memory_id for h in hits_in_period]
+                similarity.update((h.memory_id, h.similarity) for h in hits_in_period)
+            dense = [h.memory_id for h in hits]
+            similarity.update((h.memory_id, h.similarity) for h in hits)
+        except IndexUnavailable as exc:
+            log.warning("Searching without the vector index: %s", exc)
+            degraded = True
+
+    lexical_rank, dense_rank = _ranks(lexical), _ranks(dense)
+    # Within the period, a memory's rank among the period's own candidates counts.
+    lexical_period_rank, dense_period_rank = _ranks(lexical_in_period), _ranks(dense_in_period)
+    in_period_ids = set(lexical_in_period) | set(dense_in_period)
+    candidates = set(lexical_rank) | set(dense_rank) | in_period_ids
+    if not candidates:
+        return Result(hits=[], degraded=degraded, period=period, period_words=period_words)
+
+    rows = _load(session, scope, candidates, filters)
+    scored: list[Hit] = []
+    best = (tuning.lexical + tuning.dense) / (_RRF_K + 1)
+    for memory_id, memory in rows.items():
+        in_period = memory_id in in_period_ids
+        lex = lexical_period_rank.get(memory_id) if in_period else lexical_rank.get(memory_id)
+        den = dense_period_rank.get(memory_id) if in_period else dense_rank.get(memory_id)
+        if in_period:
+            lex = min(filter(None, (lex, lexical_rank.get(memory_id))), default=None)
+            den = min(filter(None, (den, dense_rank.get(memory_id))), default=None)
+        fused = (_rrf(lex, tuning.lexical) + _rrf(den, tuning.dense)) / best
+        age_days = max((as_of - memory.said_at).total_seconds() / 86400, 0.0)
+        boost = 1.0 + tuning.recency * math.pow(0.5, age_days / tuning.half_life_days)
+        if in_period:
+            boost += tuning.in_period
+        scored.append(
+            Hit(
+                memory=memory,
+                score=round(fused * boost, 6),
+                similarity=similarity.get(memory_id),
+                lexical_rank=lexical_rank.get(memory_id),
+                dense_rank=dense_rank.get(memory_id),
+                in_period=in_period,
+            )
+        )
+    scored.sort(key=lambda h: (-h.score, -(h.memory.id or 0)))
+    top = scored[: query.k]
+    _attach_sources(session, top)
+    return Result(hits=top, degraded=degraded, period=period, period_words=period_words)
+
+
+def _load(
+    session: Session, scope: ElderScope, ids: set[int], filters: _Filters
+) -> dict[int, Memory]:
+    """The candidates as rows of this elder; vectors whose memory is gone are dropped."""
+    query = _sql_filters(
+        select(Memory).where(Memory.elder_id == scope.elder_id, Memory.id.in_(list(ids))),  # type: ignore[union-attr]
+        filters,
+        None,
+    )
+    return {m.id: m for m in session.exec(query) if m.id is not None}
+
+
+def _attach_sources(session: Session, hits: list[Hit]) -> None:
+    if not hits:
+        return
+    by_id = {h.memory.id: h for h in hits}
+    rows = session.exec(
+        select(MemorySource.memory_id, Message.id, Message.external_id)
+        .join(Message, Message.id == MemorySource.message_id)
+        .where(MemorySource.memory_id.in_(list(by_id)))  # type: ignore[attr-defined]
+        .order_by(Message.said_at, Message.id)
+    )
+    for memory_id, message_id, external_id in rows:
+        by_id[memory_id].sources.append((int(message_id), external_id))
