@@ -147,6 +147,14 @@ CASES = [
         "delete message", "DELETE", "/v1/elders/{A}/messages/{message_id}", 204, frozenset(WRITERS)
     ),
     Case("index status", "GET", "/v1/elders/{A}/index-status", 200, frozenset(READERS)),
+    Case(
+        "search memories",
+        "POST",
+        "/v1/elders/{A}/memories:search",
+        200,
+        frozenset(READERS),
+        body={"query": "公園散步", "k": 5},
+    ),
     Case("audit log", "GET", "/v1/elders/{A}/audit", 200, frozenset(MANAGERS)),
 ]
 

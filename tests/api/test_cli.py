@@ -335,6 +335,90 @@ def _tokens(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip().startswith("zhian_")]
 
 
+def _memories(api, token: str, elder_id: str, texts: list[str]) -> None:
+    body = {
+        "messages": [
+            {"text": t, "external_id": f"r{i}", "said_at": f"2026-11-{1 + i % 20:02d}T10:00:00"}
+            for i, t in enumerate(texts)
+        ]
+    }
+    r = api.post(f"/v1/elders/{elder_id}/messages:import", json=body, headers=bearer(token))
+    assert r.status_code == 200, r.text
+
+
+def _index_status(api, token: str, elder_id: str) -> dict:
+    return api.get(f"/v1/elders/{elder_id}/index-status", headers=bearer(token)).json()
+
+
+@pytest.fixture
+def reindexing(zhian, monkeypatch, engine, request):
+    """`zhian reindex` beside embedded Chroma (SQLite) or a Chroma server (PostgreSQL)."""
+    from tests.conftest import index_location
+
+    location = index_location(engine, request)
+    monkeypatch.setenv("ZHIAN_VECTOR_INDEX", location)
+    monkeypatch.setenv("ZHIAN_EMBEDDER", "e5-small")
+    monkeypatch.setenv("ZHIAN_INDEX_IN_BACKGROUND", "false")  # only the command indexes here
+    return zhian
+
+
+def test_reindex_rebuilds_the_index_with_progress_and_resumes(reindexing, api, monkeypatch):
+    from memory import indexer
+
+    zhian = reindexing
+    elder_id = _elder(zhian)
+    admin = _token(zhian, "--role", "admin")
+    texts = [f"第{i}天：我在公園遇到老朋友，聊了很久" for i in range(150)]
+    _memories(api, admin, elder_id, texts)
+
+    # Interrupted after the first batch (Ctrl-C) ...
+    real = indexer.drain_batch
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexer, "drain_batch", interrupted)
+    first = zhian("reindex")
+    assert first.exit_code != 0
+    assert "Rebuilding" in first.output
+    status = _index_status(api, admin, elder_id)
+    assert status["indexed"] == indexer.BATCH and status["pending"] == 150 - indexer.BATCH
+
+    # ... and run again: it resumes rather than starting over.
+    monkeypatch.setattr(indexer, "drain_batch", real)
+    second = zhian("reindex")
+    assert second.exit_code == 0, second.output
+    said = _said(second)
+    assert "Resuming" in said and "Indexing memories" in said
+    assert f"Done: {150 - indexer.BATCH} memories indexed" in said
+    assert _index_status(api, admin, elder_id) == {"pending": 0, "indexed": 150}
+
+    # A fresh rebuild of one elder starts from all of its memories.
+    third = zhian("reindex", "--elder", elder_id)
+    assert third.exit_code == 0, third.output
+    assert "Done: 150 memories indexed" in _said(third)
+    found = api.post(
+        f"/v1/elders/{elder_id}/memories:search", json={"query": "公園老朋友", "k": 5},
+        headers=bearer(admin),
+    )
+    assert found.status_code == 200 and found.json()["degraded"] is False
+    assert len(found.json()["results"]) == 5
+
+
+def test_reindex_of_an_unknown_elder_says_so(reindexing):
+    said = _refused(reindexing("reindex", "--elder", "0" * 32))
+    assert "no elder with id" in said
+
+
+def test_serve_refuses_several_workers_on_the_embedded_index(zhian):
+    said = _refused(zhian("serve", "--workers", "2"))
+    assert "Chroma server" in said
+
+
 def test_serve_starts_on_an_empty_data_directory_and_prints_the_first_admin_token(tmp_path):
     data_dir = tmp_path / "data"
     port = _free_port()

@@ -16,17 +16,23 @@ from tests.conftest import World, bearer
 AS_OF = "2026-11-25T20:00:00+08:00"
 
 
-def _add(client, world: World, text: str, said_at: str, *, elder: str = "a", external_id=None) -> dict:
+def _add(
+    client, world: World, text: str, said_at: str, *, elder: str = "a", external_id=None
+) -> dict:
     household = getattr(world, elder)
     body = {"text": text, "said_at": said_at, "role": "elder"}
     if external_id:
         body["external_id"] = external_id
-    r = client.post(f"/v1/elders/{household.elder_id}/messages", json=body, headers=bearer(world.admin))
+    r = client.post(
+        f"/v1/elders/{household.elder_id}/messages", json=body, headers=bearer(world.admin)
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-def _search(client, world: World, query: str, *, token: str | None = None, elder: str = "a", **extra):
+def _search(
+    client, world: World, query: str, *, token: str | None = None, elder: str = "a", **extra
+):
     household = getattr(world, elder)
     r = client.post(
         f"/v1/elders/{household.elder_id}/memories:search",
@@ -40,7 +46,11 @@ def _search(client, world: World, query: str, *, token: str | None = None, elder
 LIFE = [
     ("我女兒叫美玲，她住在台中，每個禮拜天會打電話給我", "2026-03-02T10:00:00", "m1"),
     ("民國五十七年我們從台南搬到台北，那時候我二十歲", "2026-04-11T15:30:00", "m2"),
-    ("I used to grow tomatoes and roses in the garden behind our house", "2026-06-20T09:00:00", "m3"),
+    (
+        "I used to grow tomatoes and roses in the garden behind our house",
+        "2026-06-20T09:00:00",
+        "m3",
+    ),
     ("医生说我的血压有点高，要少吃咸的东西", "2026-10-28T11:00:00", "m4"),
     ("上個月我們去日月潭玩，坐了船，風景很漂亮", "2026-11-20T19:00:00", "m5"),
     ("My husband Robert loved playing chess on Sunday afternoons", "2026-11-24T16:00:00", "m6"),
@@ -49,7 +59,10 @@ LIFE = [
 
 @pytest.fixture
 def life(search_client, world, engine, vector_index) -> dict[str, int]:
-    ids = {ext: _add(search_client, world, text, said, external_id=ext)["id"] for text, said, ext in LIFE}
+    ids = {
+        ext: _add(search_client, world, text, said, external_id=ext)["id"]
+        for text, said, ext in LIFE
+    }
     assert drain(engine, vector_index) == len(LIFE)
     return ids
 
@@ -89,11 +102,17 @@ def test_index_status_counts_pending_until_indexed(search_client, world, engine,
     _add(search_client, world, "今天下雨，我在家裡看電視", "2026-11-25T10:00:00")
     _add(search_client, world, "下午孫子來看我", "2026-11-25T15:00:00")
     url = f"/v1/elders/{world.a.elder_id}/index-status"
-    assert search_client.get(url, headers=bearer(world.a.elder)).json() == {"pending": 2, "indexed": 0}
+    assert search_client.get(url, headers=bearer(world.a.elder)).json() == {
+        "pending": 2,
+        "indexed": 0,
+    }
     # Not yet indexed, still found by its words.
     assert "孫子" in _texts(_search(search_client, world, "孫子"))[0]
     drain(engine, vector_index)
-    assert search_client.get(url, headers=bearer(world.a.elder)).json() == {"pending": 0, "indexed": 2}
+    assert search_client.get(url, headers=bearer(world.a.elder)).json() == {
+        "pending": 0,
+        "indexed": 2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -112,14 +131,21 @@ def test_time_words_pick_the_period(search_client, world, life, query, expected)
 
 
 def test_as_of_hides_what_was_said_later(search_client, world, life):
-    result = _search(search_client, world, "chess Robert husband", k=10, as_of="2026-07-01T00:00:00")
+    result = _search(
+        search_client, world, "chess Robert husband", k=10, as_of="2026-07-01T00:00:00"
+    )
     assert all("Robert" not in text for text in _texts(result))
     assert all(hit["said_at"] < "2026-07-01" for hit in result["results"])
 
 
 def test_since_until_and_kinds_filter(search_client, world, life):
     result = _search(
-        search_client, world, "我", k=10, since="2026-04-01T00:00:00", until="2026-07-01T00:00:00",
+        search_client,
+        world,
+        "我",
+        k=10,
+        since="2026-04-01T00:00:00",
+        until="2026-07-01T00:00:00",
         kinds=["turn"],
     )
     said = [hit["said_at"] for hit in result["results"]]
@@ -129,9 +155,9 @@ def test_since_until_and_kinds_filter(search_client, world, life):
 def test_private_memories_reach_only_the_elder(search_client, world, life, engine, vector_index):
     with session_scope(engine) as session:
         session.execute(
-            sa.update(Memory).where(Memory.id == _memory_of(engine, life["m1"])).values(
-                private=True, index_pending=True
-            )
+            sa.update(Memory)
+            .where(Memory.id == _memory_of(engine, life["m1"]))
+            .values(private=True, index_pending=True)
         )
     drain(engine, vector_index)
     for token in (world.a.guardian, world.a.family_full, world.a.family_reader, world.admin):
