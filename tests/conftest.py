@@ -10,9 +10,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -402,7 +402,8 @@ def test_reindex_rebuilds_the_index_with_progress_and_resumes(reindexing, api, m
     assert third.exit_code == 0, third.output
     assert "Done: 150 memories indexed" in _said(third)
     found = api.post(
-        f"/v1/elders/{elder_id}/memories:search", json={"query": "公園老朋友", "k": 5},
+        f"/v1/elders/{elder_id}/memories:search",
+        json={"query": "公園老朋友", "k": 5},
         headers=bearer(admin),
     )
     assert found.status_code == 200 and found.json()["degraded"] is False
