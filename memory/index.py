@@ -23,6 +23,15 @@ from memory.models import Memory
 log = logging.getLogger(__name__)
 
 
+# The dense side reads the start of a memory: the embedder's cost grows with length, and a
+# long turn's gist is at its start; the lexical side still has all of its words.
+PASSAGE_CHARS = 500
+
+
+def passage_text(text: str) -> str:
+    return text[:PASSAGE_CHARS]
+
+
 class IndexUnavailable(Exception):
     """The vector index cannot be reached now (a Chroma server down, a broken data folder)."""
 
@@ -167,7 +176,7 @@ class VectorIndex:
         if not memories:
             return
         if vectors is None:
-            vectors = self.embedder.embed_documents([m.text for m in memories])
+            vectors = self.embedder.embed_documents([passage_text(m.text) for m in memories])
         collection = self.collection()
         self._call(
             collection.upsert,

@@ -1,9 +1,11 @@
 """Hybrid, time-aware recall over one elder's memories.
 
-Two rankings are fused by reciprocal rank: lexical (memory.lexical terms in SQLite FTS5 /
+Two scores are fused: lexical (memory.lexical terms in SQLite FTS5 /
 PostgreSQL full-text) and dense (the vector index). Time words in the question ("last week",
 "去年春節") name a period: memories said or set in it are searched for on their own as well,
-so they are found however many others there are, and ranked higher. A little recency breaks
+so they are found however many others there are, and ranked higher. Each side is scaled to
+0..1 over its candidates and mixed (dense 0.8, lexical 0.2: what bench/retrieval.py measured
+best). A little recency breaks
 near-ties. When the vector index is down the lexical side answers alone, marked degraded.
 """
 
@@ -28,7 +30,6 @@ from memory.models import Memory, MemorySource, Message, utcnow
 log = logging.getLogger(__name__)
 
 MAX_K = 100
-_RRF_K = 60
 _MAX_QUERY_TERMS = 64
 
 
@@ -36,10 +37,11 @@ _MAX_QUERY_TERMS = 64
 class Tuning:
     """Weights of the fusion; the defaults are what bench/retrieval.py measured best."""
 
-    lexical: float = 1.0
-    dense: float = 1.0
-    in_period: float = 0.5  # extra share for memories in the period the question names
-    recency: float = 0.05  # extra share for what was said today, halving every `half_life_days`
+    dense: float = 0.8  # the dense side's share of the fused score; the lexical side has the rest
+    # Added for memories in the period the question names: enough to put them first, so the
+    # period works as a filter that still answers (with the rest) when it holds nothing.
+    in_period: float = 1.0
+    recency: float = 0.05  # added for what was said today, halving every `half_life_days`
     half_life_days: float = 30.0
     pool: int = 100  # candidates taken from each side
 
@@ -58,9 +60,8 @@ class Query:
 class Hit:
     memory: Memory
     score: float
-    similarity: float | None = None
-    lexical_rank: int | None = None
-    dense_rank: int | None = None
+    similarity: float | None = None  # cosine similarity to the question, when the index had it
+    lexical: float | None = None  # raw lexical relevance, when the words matched
     in_period: bool = False
     sources: list[tuple[int, str | None]] = field(default_factory=list)
 
@@ -103,7 +104,7 @@ def _sql_filters(query, filters: _Filters, happened: TimeRange | None):  # type:
     return query
 
 
-def lexical_ranking(
+def lexical_scores(
     session: Session,
     elder_id: str,
     terms: Sequence[str],
@@ -111,10 +112,11 @@ def lexical_ranking(
     filters: _Filters,
     limit: int,
     happened: TimeRange | None = None,
-) -> list[int]:
-    """Memory ids, best lexical match first (BM25 on SQLite, ts_rank_cd on PostgreSQL)."""
+) -> dict[int, float]:
+    """Memory id to lexical relevance (BM25 on SQLite, ts_rank_cd on PostgreSQL; higher is
+    better), for the best `limit` matches."""
     if not terms:
-        return []
+        return {}
     terms = list(terms)[:_MAX_QUERY_TERMS]
     if session.get_bind().dialect.name == "sqlite":
         fts = sa.table("memories_fts", sa.column("rowid"), sa.column("memories_fts"))
@@ -123,34 +125,36 @@ def lexical_ranking(
             + " OR ".join(f'"{t}"' for t in terms)
             + ")"
         )
-        rank = sa.func.bm25(fts.c.memories_fts, 1.0, 0.0)
+        # FTS5's bm25() is negative, lower is better.
+        relevance = -sa.func.bm25(fts.c.memories_fts, 1.0, 0.0)
         query = (
-            select(Memory.id)
+            select(Memory.id, relevance)
             .join(fts, fts.c.rowid == Memory.id)
             .where(fts.c.memories_fts.op("MATCH")(match), Memory.elder_id == elder_id)
-            .order_by(rank, Memory.id.desc())  # type: ignore[union-attr]
         )
     else:
         tsquery = sa.func.to_tsquery("simple", " | ".join(f"'{t}'" for t in terms))
         tsv = sa.literal_column("memories.search_tsv")
-        query = (
-            select(Memory.id)
-            .where(Memory.elder_id == elder_id, tsv.op("@@")(tsquery))
-            .order_by(sa.func.ts_rank_cd(tsv, tsquery).desc(), Memory.id.desc())  # type: ignore[union-attr]
+        relevance = sa.func.ts_rank_cd(tsv, tsquery)
+        query = select(Memory.id, relevance).where(
+            Memory.elder_id == elder_id, tsv.op("@@")(tsquery)
         )
-    query = _sql_filters(query, filters, happened).limit(limit)
-    return [int(i) for i in session.exec(query)]
+    query = _sql_filters(query.order_by(relevance.desc(), Memory.id.desc()), filters, happened)  # type: ignore[union-attr]
+    return {int(i): float(r) for i, r in session.exec(query.limit(limit))}
 
 
 # --- fusion -------------------------------------------------------------------------------
 
 
-def _rrf(rank: int | None, weight: float) -> float:
-    return 0.0 if rank is None else weight / (_RRF_K + rank)
-
-
-def _ranks(ids: Sequence[int]) -> dict[int, int]:
-    return {memory_id: rank for rank, memory_id in enumerate(ids, start=1)}
+def _normalised(scores: dict[int, float], *, floor: float | None = None) -> dict[int, float]:
+    """Scores mapped to 0..1 between `floor` (default: the lowest) and the highest."""
+    if not scores:
+        return {}
+    top = max(scores.values())
+    low = min(scores.values()) if floor is None else floor
+    if top <= low:
+        return dict.fromkeys(scores, 1.0)
+    return {i: (v - low) / (top - low) for i, v in scores.items()}
 
 
 def search(
@@ -182,18 +186,16 @@ def search(
 
     terms = query_terms(text)
     pool = max(tuning.pool, query.k)
-    lexical = lexical_ranking(session, scope.elder_id, terms, filters=filters, limit=pool)
-    lexical_in_period = (
-        lexical_ranking(
+    lexical = lexical_scores(session, scope.elder_id, terms, filters=filters, limit=pool)
+    in_period: set[int] = set()
+    if period:
+        found = lexical_scores(
             session, scope.elder_id, terms, filters=filters, limit=pool, happened=period
         )
-        if period
-        else []
-    )
+        lexical.update(found)
+        in_period.update(found)
 
     degraded = index is None
-    dense: list[int] = []
-    dense_in_period: list[int] = []
     similarity: dict[int, float] = {}
     if index is not None:
         try:
@@ -203,50 +205,40 @@ def search(
                 "kinds": filters.kinds,
                 "said": said,
             }
-            hits = index.query(scope.elder_id, vector, k=pool, **common)
+            for hit in index.query(scope.elder_id, vector, k=pool, **common):
+                similarity[hit.memory_id] = hit.similarity
             if period:
-                hits_in_period = index.query(
-                    scope.elder_id, vector, k=pool, happened=period, **common
-                )
-                dense_in_period = [h.memory_id for h in hits_in_period]
-                similarity.update((h.memory_id, h.similarity) for h in hits_in_period)
-            dense = [h.memory_id for h in hits]
-            similarity.update((h.memory_id, h.similarity) for h in hits)
+                for hit in index.query(scope.elder_id, vector, k=pool, happened=period, **common):
+                    similarity[hit.memory_id] = hit.similarity
+                    in_period.add(hit.memory_id)
         except IndexUnavailable as exc:
             log.warning("Searching without the vector index: %s", exc)
             degraded = True
 
-    lexical_rank, dense_rank = _ranks(lexical), _ranks(dense)
-    # Within the period, a memory's rank among the period's own candidates counts.
-    lexical_period_rank, dense_period_rank = _ranks(lexical_in_period), _ranks(dense_in_period)
-    in_period_ids = set(lexical_in_period) | set(dense_in_period)
-    candidates = set(lexical_rank) | set(dense_rank) | in_period_ids
+    candidates = set(lexical) | set(similarity)
     if not candidates:
         return Result(hits=[], degraded=degraded, period=period, period_words=period_words)
-
     rows = _load(session, scope, candidates, filters)
+    # Memories the dense side did not return are no closer than the farthest it did.
+    dense = _normalised(similarity)
+    words = _normalised(lexical, floor=0.0)
+    dense_share = tuning.dense if similarity else 0.0
     scored: list[Hit] = []
-    best = (tuning.lexical + tuning.dense) / (_RRF_K + 1)
     for memory_id, memory in rows.items():
-        in_period = memory_id in in_period_ids
-        lex = lexical_period_rank.get(memory_id) if in_period else lexical_rank.get(memory_id)
-        den = dense_period_rank.get(memory_id) if in_period else dense_rank.get(memory_id)
-        if in_period:
-            lex = min(filter(None, (lex, lexical_rank.get(memory_id))), default=None)
-            den = min(filter(None, (den, dense_rank.get(memory_id))), default=None)
-        fused = (_rrf(lex, tuning.lexical) + _rrf(den, tuning.dense)) / best
+        fused = dense_share * dense.get(memory_id, 0.0) + (1 - dense_share) * words.get(
+            memory_id, 0.0
+        )
         age_days = max((as_of - memory.said_at).total_seconds() / 86400, 0.0)
-        boost = 1.0 + tuning.recency * math.pow(0.5, age_days / tuning.half_life_days)
-        if in_period:
-            boost += tuning.in_period
+        bonus = tuning.recency * math.pow(0.5, age_days / tuning.half_life_days)
+        if memory_id in in_period:
+            bonus += tuning.in_period
         scored.append(
             Hit(
                 memory=memory,
-                score=round(fused * boost, 6),
+                score=round(fused + bonus, 6),
                 similarity=similarity.get(memory_id),
-                lexical_rank=lexical_rank.get(memory_id),
-                dense_rank=dense_rank.get(memory_id),
-                in_period=in_period,
+                lexical=lexical.get(memory_id),
+                in_period=memory_id in in_period,
             )
         )
     scored.sort(key=lambda h: (-h.score, -(h.memory.id or 0)))
