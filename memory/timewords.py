@@ -152,9 +152,14 @@ def _ago(today: date, n: int, unit: str, words: str) -> Period:
     return _year(today.year - n, words)
 
 
+def _solar(lunar: LunarDate) -> date:
+    convert = getattr(lunar, "to_solar_date", None) or lunar.toSolarDate
+    return convert()
+
+
 def _lunar_festival(year: int, words: str, festival: str) -> Period:
     if festival in ("春节", "过年", "新年", "除夕"):
-        new_year = LunarDate(year, 1, 1).toSolarDate()
+        new_year = _solar(LunarDate(year, 1, 1))
         return Period(new_year - timedelta(days=1), new_year + timedelta(days=15), words)
     month, day, spread = {
         "元宵": (1, 15, 1),
@@ -163,7 +168,7 @@ def _lunar_festival(year: int, words: str, festival: str) -> Period:
         "重阳": (9, 9, 1),
         "七夕": (7, 7, 1),
     }[festival]
-    solar = LunarDate(year, month, day).toSolarDate()
+    solar = _solar(LunarDate(year, month, day))
     return Period(solar - timedelta(days=spread), solar + timedelta(days=spread + 1), words)
 
 
@@ -366,6 +371,9 @@ def _dateparser(text: str, today: date) -> Period | None:
     if not found:
         return None
     words, moment = found[0]
+    # A bare number ("I took 2 pills") is not a date: ask for a month name or a d/m shape.
+    if not re.search(r"[A-Za-z]{3}|[月日号號]|\d+[/.-]\d+", words):
+        return None
     return _day(moment.date(), words)
 
 
