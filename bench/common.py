@@ -60,10 +60,15 @@ class CachedEmbeddings(Embeddings):
             with self._lock:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO v VALUES (?, ?)",
-                    [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(missing, vectors, strict=True)],
+                    [
+                        (k, np.asarray(v, dtype=np.float32).tobytes())
+                        for k, v in zip(missing, vectors, strict=True)
+                    ],
                 )
                 self._db.commit()
-            found.update((k, np.asarray(v, dtype=np.float32)) for k, v in zip(missing, vectors, strict=True))
+            found.update(
+                (k, np.asarray(v, dtype=np.float32)) for k, v in zip(missing, vectors, strict=True)
+            )
         return [found[k].tolist() for k in keys]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -101,7 +106,9 @@ class Scratch:
         folder = Path(tempfile.mkdtemp(prefix="zhian-bench-"))
         engine = db.make_engine(f"sqlite:///{folder / 'zhian.db'}")
         db.upgrade(engine)
-        return cls(engine=engine, index=VectorIndex("embedded", embedder, data_dir=folder), folder=folder)
+        return cls(
+            engine=engine, index=VectorIndex("embedded", embedder, data_dir=folder), folder=folder
+        )
 
     def elder(self, name: str, language: str, timezone: str = "UTC") -> str:
         with db.session_scope(self.engine) as session:

@@ -77,12 +77,15 @@ class Dataset:
 
 
 def _lme_date(text: str) -> datetime:
-    return datetime.strptime(text.split(" (")[0] + " " + text.split(") ")[1], "%Y/%m/%d %H:%M").replace(tzinfo=UTC)
+    return datetime.strptime(
+        text.split(" (")[0] + " " + text.split(") ")[1], "%Y/%m/%d %H:%M"
+    ).replace(tzinfo=UTC)
 
 
 def load_longmemeval(limit: int | None) -> Dataset:
     path = DATA / "longmemeval" / "longmemeval_s_cleaned.partial.json.gz"
-    items = [q for q in json.load(gzip.open(path)) if not q["question_id"].endswith("_abs")]
+    with gzip.open(path) as raw:
+        items = [q for q in json.load(raw) if not q["question_id"].endswith("_abs")]
     if limit:
         # Spread the subset over the question types (the file is sorted by type).
         step = len(items) / limit
@@ -92,23 +95,37 @@ def load_longmemeval(limit: int | None) -> Dataset:
     for item in items:
         docs: list[Doc] = []
         gold: set[str] = set()
-        for sid, date, session in zip(
-            item["haystack_session_ids"], item["haystack_dates"], item["haystack_sessions"], strict=True
+        for position, (sid, date, session) in enumerate(
+            zip(
+                item["haystack_session_ids"],
+                item["haystack_dates"],
+                item["haystack_sessions"],
+                strict=True,
+            )
         ):
             start = _lme_date(date)
             for n, turn in enumerate(session):
-                key = f"{sid}:{n}"
+                key = f"{position}:{sid}:{n}"  # a session may appear twice in a haystack
                 docs.append(
-                    Doc(key=key, text=turn["content"], said_at=start + timedelta(seconds=30 * n),
-                        role="elder" if turn["role"] == "user" else "companion", group=sid)
+                    Doc(
+                        key=key,
+                        text=turn["content"],
+                        said_at=start + timedelta(seconds=30 * n),
+                        role="elder" if turn["role"] == "user" else "companion",
+                        group=sid,
+                    )
                 )
                 if turn.get("has_answer"):
                     gold.add(key)
         haystacks[item["question_id"]] = docs
         cases.append(
-            Case(haystack_id=item["question_id"], query=item["question"],
-                 as_of=_lme_date(item["question_date"]), gold=gold,
-                 gold_groups=set(item["answer_session_ids"]))
+            Case(
+                haystack_id=item["question_id"],
+                query=item["question"],
+                as_of=_lme_date(item["question_date"]),
+                gold=gold,
+                gold_groups=set(item["answer_session_ids"]),
+            )
         )
     return Dataset("LongMemEval_S", "en", haystacks, cases, ks=(5, 10), grouped=True)
 
@@ -128,7 +145,9 @@ def load_madial(language: str, limit: int | None) -> Dataset:
         for key, memory in line.items():
             user = str(memory.get("user-id", "all"))
             said = datetime.fromisoformat(memory["time"]).replace(tzinfo=UTC)
-            memories.setdefault(user, []).append(Doc(key=str(key), text=memory["event"], said_at=said))
+            memories.setdefault(user, []).append(
+                Doc(key=str(key), text=memory["event"], said_at=said)
+            )
     everyone = [doc for docs in memories.values() for doc in docs]
     cases: list[Case] = []
     for dialogue in _jsonl(folder / f"{prefix}-dialogue.json")[: limit or None]:
@@ -138,13 +157,22 @@ def load_madial(language: str, limit: int | None) -> Dataset:
         user = str(dialogue.get("user-id", "all"))
         haystack = user if user in memories else "all"
         cases.append(
-            Case(haystack_id=haystack, query=" ".join(said[-2:]), as_of=None,
-                 gold={str(i) for i in dialogue["relevant-id"]})
+            Case(
+                haystack_id=haystack,
+                query=" ".join(said[-2:]),
+                as_of=None,
+                gold={str(i) for i in dialogue["relevant-id"]},
+            )
         )
     haystacks = {**memories, "all": everyone}
     used = {c.haystack_id for c in cases}
-    return Dataset(f"MADial-Bench {language}", "zh-Hans" if language == "zh" else "en",
-                   {k: v for k, v in haystacks.items() if k in used}, cases, ks=(1, 5, 10))
+    return Dataset(
+        f"MADial-Bench {language}",
+        "zh-Hans" if language == "zh" else "en",
+        {k: v for k, v in haystacks.items() if k in used},
+        cases,
+        ks=(1, 5, 10),
+    )
 
 
 # --- metrics ------------------------------------------------------------------------------
@@ -214,7 +242,12 @@ class BM25:
             for t in q:
                 f = bag.get(t)
                 if f:
-                    s += self.idf[t] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
+                    s += (
+                        self.idf[t]
+                        * f
+                        * 2.2
+                        / (f + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
+                    )
             scores[i] = s
         order = np.argsort(-scores, kind="stable")[:k]
         return [self.keys[i] for i in order if scores[i] > 0]
@@ -247,8 +280,13 @@ class Zhian:
             scope = self.scratch.scope(session, elder_id, Permission.memories_write)
             for start in range(0, len(docs), 5000):
                 drafts = [
-                    store.MessageDraft(text=d.text, said_at=d.said_at, role=MessageRole(d.role), external_id=d.key,
-                                       language=None)
+                    store.MessageDraft(
+                        text=d.text,
+                        said_at=d.said_at,
+                        role=MessageRole(d.role),
+                        external_id=d.key,
+                        language=None,
+                    )
                     for d in docs[start : start + 5000]
                 ]
                 result = store.import_messages(session, scope, drafts)
@@ -261,7 +299,9 @@ class Zhian:
     def rank(self, case: Case, k: int) -> list[str]:
         with db.session_scope(self.scratch.engine) as session:
             scope = self.scratch.scope(session, self.elders[case.haystack_id])
-            result = search(session, scope, self.scratch.index, Query(text=case.query, k=k, as_of=case.as_of))
+            result = search(
+                session, scope, self.scratch.index, Query(text=case.query, k=k, as_of=case.as_of)
+            )
         return [self.key_of[h.memory.id] for h in result.hits]
 
 
@@ -275,13 +315,19 @@ def run(dataset: Dataset, depth: int = 100) -> dict[str, Scores]:
     zhian = Zhian(dataset, e5)
     total_docs = sum(len(d) for d in dataset.haystacks.values())
     with Progress(console=console) as progress:
-        task = progress.add_task(f"{dataset.name}: embedding {total_docs:,} texts", total=total_docs * 2)
+        task = progress.add_task(
+            f"{dataset.name}: embedding {total_docs:,} texts", total=total_docs * 2
+        )
         done = 0
         for docs in dataset.haystacks.values():
             texts = [d.text for d in docs]
-            e5.documents_matrix(texts, progress=lambda n, base=done: progress.update(task, completed=base + n))
+            e5.documents_matrix(
+                texts, progress=lambda n, base=done: progress.update(task, completed=base + n)
+            )
             done += len(docs)
-            minilm.documents_matrix(texts, progress=lambda n, base=done: progress.update(task, completed=base + n))
+            minilm.documents_matrix(
+                texts, progress=lambda n, base=done: progress.update(task, completed=base + n)
+            )
             done += len(docs)
         task = progress.add_task(f"{dataset.name}: searching", total=len(dataset.cases))
         by_haystack: dict[str, list[Case]] = {}
@@ -289,13 +335,14 @@ def run(dataset: Dataset, depth: int = 100) -> dict[str, Scores]:
             by_haystack.setdefault(case.haystack_id, []).append(case)
         for haystack_id, cases in by_haystack.items():
             docs = dataset.haystacks[haystack_id]
-            methods: dict[str, Callable[[Case], list[str]]] = {}
             bm25, dense_e5, dense_minilm = BM25(docs), Dense(docs, e5), Dense(docs, minilm)
-            methods["BM25"] = lambda c: bm25.rank(c.query, depth)
-            methods["dense e5-small"] = lambda c: dense_e5.rank(c.query, depth)
-            methods["dense MiniLM"] = lambda c: dense_minilm.rank(c.query, depth)
             zhian.load(haystack_id, docs)
-            methods["zhian"] = lambda c: zhian.rank(c, depth)
+            methods: dict[str, Callable[[Case], list[str]]] = {
+                "BM25": lambda c, m=bm25: m.rank(c.query, depth),
+                "dense e5-small": lambda c, m=dense_e5: m.rank(c.query, depth),
+                "dense MiniLM": lambda c, m=dense_minilm: m.rank(c.query, depth),
+                "zhian": lambda c: zhian.rank(c, depth),
+            }
             for case in cases:
                 for name, method in methods.items():
                     score(dataset, case, method(case), results[name])
@@ -305,23 +352,33 @@ def run(dataset: Dataset, depth: int = 100) -> dict[str, Scores]:
 
 def report(dataset: Dataset, results: dict[str, Scores], seconds: float) -> Table:
     metrics = list(next(iter(results.values())).values)
-    table = Table(title=f"{dataset.name}: {len(dataset.cases)} questions, "
-                        f"{sum(len(d) for d in dataset.haystacks.values()):,} memories ({seconds:.0f} s)")
+    table = Table(
+        title=f"{dataset.name}: {len(dataset.cases)} questions, "
+        f"{sum(len(d) for d in dataset.haystacks.values()):,} memories ({seconds:.0f} s)"
+    )
     table.add_column("method")
     for metric in metrics:
         table.add_column(metric, justify="right")
     best_baseline = {m: max(results[b].mean(m) for b in results if b != "zhian") for m in metrics}
     for name, scores in results.items():
         table.add_row(name, *(f"{scores.mean(m):.3f}" for m in metrics))
-    table.add_row("zhian − best baseline",
-                  *(f"{(results['zhian'].mean(m) - best_baseline[m]) * 100:+.1f} pt" for m in metrics))
+    table.add_row(
+        "zhian − best baseline",
+        *(f"{(results['zhian'].mean(m) - best_baseline[m]) * 100:+.1f} pt" for m in metrics),
+    )
     return table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=None,
-                        help="questions per data set (LongMemEval: spread over the types; default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="questions per data set (LongMemEval: spread over the types; default: all)",
+    )
     parser.add_argument("--datasets", default="longmemeval,madial-zh,madial-en")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -333,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "madial-zh": lambda: load_madial("zh", args.limit),
         "madial-en": lambda: load_madial("en", args.limit),
     }
-    out = Console()
+    out = Console(width=200)
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.datasets.split(","):
         started = time.monotonic()

@@ -40,8 +40,32 @@ from memory.search import Query, _Filters, lexical_scores, search  # noqa: E402
 console = Console(stderr=True)
 rng = random.Random(7)
 
-PEOPLE = ["美玲", "阿雄", "小明", "Robert", "Mary", "志明", "春嬌", "Tom", "外孫", "女兒", "老伴", "鄰居"]
-PLACES = ["公園", "市場", "醫院", "日月潭", "台南老家", "the garden", "the church", "菜市场", "火车站", "the clinic"]
+PEOPLE = [
+    "美玲",
+    "阿雄",
+    "小明",
+    "Robert",
+    "Mary",
+    "志明",
+    "春嬌",
+    "Tom",
+    "外孫",
+    "女兒",
+    "老伴",
+    "鄰居",
+]
+PLACES = [
+    "公園",
+    "市場",
+    "醫院",
+    "日月潭",
+    "台南老家",
+    "the garden",
+    "the church",
+    "菜市场",
+    "火车站",
+    "the clinic",
+]
 TEMPLATES = [
     "今天跟{p}去{l}散步，天氣很好",
     "我想起以前和{p}在{l}的日子",
@@ -53,8 +77,14 @@ TEMPLATES = [
     "We used to have dinner at {l} every Sunday with {p}",
 ]
 QUESTIONS = [
-    "我上次跟{p}去哪裡？", "{p}最近好嗎", "what did I do at {l}?", "有没有人提醒我吃药",
-    "when did I last see {p}?", "以前在{l}的事", "我跟{p}聊了什麼", "who came to visit me",
+    "我上次跟{p}去哪裡？",
+    "{p}最近好嗎",
+    "what did I do at {l}?",
+    "有没有人提醒我吃药",
+    "when did I last see {p}?",
+    "以前在{l}的事",
+    "我跟{p}聊了什麼",
+    "who came to visit me",
 ]
 
 
@@ -77,11 +107,18 @@ def ingest(embedder_name: str, count: int) -> float:
     for start in range(0, count, 100):
         with db.session_scope(scratch.engine) as session:
             scope = scratch.scope(session, elder_id, Permission.memories_write)
-            store.import_messages(session, scope, [
-                store.MessageDraft(text=t, said_at=now - timedelta(minutes=count - start - i),
-                                   external_id=f"m{start + i}")
-                for i, t in enumerate(texts[start : start + 100])
-            ])
+            store.import_messages(
+                session,
+                scope,
+                [
+                    store.MessageDraft(
+                        text=t,
+                        said_at=now - timedelta(minutes=count - start - i),
+                        external_id=f"m{start + i}",
+                    )
+                    for i, t in enumerate(texts[start : start + 100])
+                ],
+            )
         drain(scratch.engine, scratch.index, batch=100)
     return count / (time.perf_counter() - started)
 
@@ -94,41 +131,74 @@ def ingest_sql_only(count: int) -> float:
     for start in range(0, count, 100):
         with db.session_scope(scratch.engine) as session:
             scope = scratch.scope(session, elder_id, Permission.memories_write)
-            store.import_messages(session, scope, [
-                store.MessageDraft(text=sentence(rng.choice(TEMPLATES)), said_at=now - timedelta(minutes=i),
-                                   external_id=f"m{start + i}")
-                for i in range(100)
-            ])
+            store.import_messages(
+                session,
+                scope,
+                [
+                    store.MessageDraft(
+                        text=sentence(rng.choice(TEMPLATES)),
+                        said_at=now - timedelta(minutes=i),
+                        external_id=f"m{start + i}",
+                    )
+                    for i in range(100)
+                ],
+            )
     return count / (time.perf_counter() - started)
 
 
 # --- a large synthetic index --------------------------------------------------------------
 
 
-def fill(scratch: Scratch, elders: list[str], total: int, template_vectors: np.ndarray, progress) -> None:  # type: ignore[no-untyped-def]
+def fill(
+    scratch: Scratch, elders: list[str], total: int, template_vectors: np.ndarray, progress
+) -> None:  # type: ignore[no-untyped-def]
     """`total` memories spread evenly over `elders`, straight into SQL and the index."""
     task = progress.add_task(f"filling {total:,} memories", total=total)
     now = datetime.now(UTC)
     batch = 5000
-    collection = scratch.index.collection()
     for start in range(0, total, batch):
         rows, vectors, metas = [], [], []
         for i in range(start, min(start + batch, total)):
             t = rng.randrange(len(TEMPLATES))
             text = sentence(TEMPLATES[t])
             said = now - timedelta(minutes=7 * i + rng.randrange(7))
-            rows.append({"elder_id": elders[i % len(elders)], "kind": MemoryKind.turn.value, "text": text,
-                         "search_terms": document_terms(text), "role": "elder", "language": None,
-                         "said_at": said, "private": False, "index_pending": False, "created_at": now})
+            rows.append(
+                {
+                    "elder_id": elders[i % len(elders)],
+                    "kind": MemoryKind.turn.value,
+                    "text": text,
+                    "search_terms": document_terms(text),
+                    "role": "elder",
+                    "language": None,
+                    "said_at": said,
+                    "private": False,
+                    "index_pending": False,
+                    "created_at": now,
+                }
+            )
             noise = np.random.default_rng(i).normal(0, 0.04, template_vectors.shape[1])
             v = template_vectors[t] + noise
             vectors.append((v / np.linalg.norm(v)).astype(np.float32))
         with scratch.engine.begin() as conn:
             ids = [r[0] for r in conn.execute(sa.insert(Memory).returning(Memory.id), rows)]
-        for memory_id, row in zip(ids, rows, strict=True):
-            metas.append({"elder_id": row["elder_id"], "kind": row["kind"],
-                          "said_at": int(row["said_at"].timestamp()), "private": False})
-        collection.upsert(ids=[str(i) for i in ids], embeddings=np.stack(vectors), metadatas=metas)
+        for row in rows:
+            metas.append(
+                {
+                    "elder_id": row["elder_id"],
+                    "kind": row["kind"],
+                    "said_at": int(row["said_at"].timestamp()),
+                    "private": False,
+                }
+            )
+        by_elder: dict[str, list[int]] = {}
+        for position, meta in enumerate(metas):
+            by_elder.setdefault(meta["elder_id"], []).append(position)
+        for elder_id, positions in by_elder.items():
+            scratch.index.collection(elder_id).upsert(
+                ids=[str(ids[p]) for p in positions],
+                embeddings=np.stack([vectors[p] for p in positions]),
+                metadatas=[metas[p] for p in positions],
+            )
         progress.update(task, completed=min(start + batch, total))
 
 
@@ -160,27 +230,39 @@ def measure(total: int, elder_count: int, queries: int, progress) -> dict[str, t
 
     def hybrid(q: str) -> object:
         with db.session_scope(scratch.engine) as session:
-            return search(session, scratch.scope(session, who()), scratch.index, Query(text=q, k=10))
+            return search(
+                session, scratch.scope(session, who()), scratch.index, Query(text=q, k=10)
+            )
 
     def lexical(q: str) -> object:
         with db.session_scope(scratch.engine) as session:
-            return lexical_scores(session, who(), query_terms(q), limit=10,
-                                  filters=_Filters(include_private=False, kinds=None, said=None))
+            return lexical_scores(
+                session,
+                who(),
+                query_terms(q),
+                limit=10,
+                filters=_Filters(include_private=False, kinds=None, said=None),
+            )
 
     def dense(q: str) -> object:
-        return scratch.index.query(who(), embedder.embed_query(q), k=10, include_private=False)
+        return scratch.index.query(who(), embedder.embed_query(q), k=10)
 
-    return {"zhian": latencies(hybrid, questions), "lexical alone": latencies(lexical, questions),
-            "dense alone": latencies(dense, questions)}
+    return {
+        "zhian": latencies(hybrid, questions),
+        "lexical alone": latencies(lexical, questions),
+        "dense alone": latencies(dense, questions),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scales", default="10k,100k,1m", help="any of 10k, 100k, 1m")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ingest", type=int, default=1000, help="messages for the ingest measure")
     args = parser.parse_args(argv)
-    out = Console()
+    out = Console(width=160)
 
     table = Table(title=f"Ingest: {args.ingest:,} messages in batches of 100, stored and indexed")
     table.add_column("pipeline")
@@ -191,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     out.print(table)
 
     scales = {"10k": (10_000, 1), "100k": (100_000, 1), "1m": (1_000_000, 1000)}
-    table = Table(title=f"Search latency, ms (p50 / p95 of {args.queries} questions, k=10, query embedding included)")
+    table = Table(
+        title=f"Search latency, ms (p50 / p95 of {args.queries} questions, k=10, query embedding included)"
+    )
     table.add_column("memories")
     table.add_column("elders", justify="right")
     for method in ("zhian", "lexical alone", "dense alone"):
@@ -200,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.scales.split(","):
             total, elders = scales[name.strip()]
             figures = measure(total, elders, args.queries, progress)
-            table.add_row(f"{total:,}", f"{elders:,}",
-                          *(f"{p50:.0f} / {p95:.0f}" for p50, p95 in figures.values()))
+            table.add_row(
+                f"{total:,}",
+                f"{elders:,}",
+                *(f"{p50:.0f} / {p95:.0f}" for p50, p95 in figures.values()),
+            )
     out.print(table)
     return 0
 

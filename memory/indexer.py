@@ -57,7 +57,11 @@ def drain_batch(
         tombstones = list(session.exec(query.limit(batch)))
     if tombstones:
         ids = [t.memory_id for t in tombstones]
-        index.delete(ids)
+        by_elder: dict[str, list[int]] = {}
+        for tombstone in tombstones:
+            by_elder.setdefault(tombstone.elder_id, []).append(tombstone.memory_id)
+        for owner, memory_ids in by_elder.items():
+            index.delete(owner, memory_ids)
         with session_scope(engine) as session:
             session.execute(sa.delete(IndexTombstone).where(IndexTombstone.memory_id.in_(ids)))  # type: ignore[attr-defined]
         result.removed = len(ids)
@@ -112,9 +116,9 @@ def indexed_count(engine: sa.Engine) -> int:
 
 
 def adopt_new_collection(engine: sa.Engine, index: VectorIndex) -> int:
-    """When the embedder changed, its collection starts empty while SQL says all is indexed:
-    put everything back in the outbox so the new collection fills by itself."""
-    if index.count() > 0:
+    """When the embedder changed, its collections start empty while SQL says all is indexed:
+    put everything back in the outbox so the new collections fill by themselves."""
+    if not index.is_empty():
         return 0
     already = indexed_count(engine)
     if already == 0:

@@ -1,12 +1,12 @@
 """Hybrid, time-aware recall over one elder's memories.
 
-Two scores are fused: lexical (memory.lexical terms in SQLite FTS5 /
-PostgreSQL full-text) and dense (the vector index). Time words in the question ("last week",
-"去年春節") name a period: memories said or set in it are searched for on their own as well,
-so they are found however many others there are, and ranked higher. Each side is scaled to
-0..1 over its candidates and mixed (dense 0.8, lexical 0.2: what bench/retrieval.py measured
-best). A little recency breaks
-near-ties. When the vector index is down the lexical side answers alone, marked degraded.
+Two scores are fused: lexical (memory.lexical terms in SQLite FTS5 / PostgreSQL full-text)
+and dense (the vector index). Each side is scaled to 0..1 over its candidates and mixed
+(dense 0.8, lexical 0.2: what bench/retrieval.py measured best). Time words in the question
+("last week", "去年春節") name a period: memories said or set in it are searched for on their
+own as well, so they are found however many others there are, and come first. A little
+recency breaks near-ties. When the vector index is down the lexical side answers alone,
+marked degraded.
 """
 
 from __future__ import annotations
@@ -200,11 +200,8 @@ def search(
     if index is not None:
         try:
             vector = query_vector if query_vector is not None else index.embedder.embed_query(text)
-            common = {
-                "include_private": filters.include_private,
-                "kinds": filters.kinds,
-                "said": said,
-            }
+            # Private memories come back too; _load drops them for anyone but the elder.
+            common = {"kinds": filters.kinds, "said": said}
             for hit in index.query(scope.elder_id, vector, k=pool, **common):
                 similarity[hit.memory_id] = hit.similarity
             if period:

@@ -68,7 +68,7 @@ def _scope(session, elder_id: str, caller: Caller = ADMIN):
     return resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
 
 
-def test_many_elders_in_one_collection_never_see_each_other(engine, vector_index):
+def test_many_elders_in_one_index_never_see_each_other(engine, vector_index):
     elders = _elders(engine, 40)
     assert drain(engine, vector_index) == 40 * len(TOPICS)
     assert vector_index.count() == 40 * len(TOPICS)
@@ -82,10 +82,13 @@ def test_many_elders_in_one_collection_never_see_each_other(engine, vector_index
                 assert result.hits, (elder_id, text)
                 assert {h.memory.elder_id for h in result.hits} == {elder_id}
                 assert {h.memory.id for h in result.hits} <= set(own)
-            # The index layer itself filters: asked with another elder's words, still only its own.
+            # The index layer itself keeps elders apart: asked with another elder's words,
+            # still only its own, and its collection holds nothing else.
             vector = vector_index.embedder.embed_query("我女兒叫名3")
-            hits = vector_index.query(elder_id, vector, k=100, include_private=True)
-            assert hits and {h.memory_id for h in hits} <= set(own)
+            hits = vector_index.query(elder_id, vector, k=100)
+            assert {h.memory_id for h in hits} == set(own)
+            stored = vector_index.collection(elder_id).get(include=["metadatas"])
+            assert {m["elder_id"] for m in stored["metadatas"]} == {elder_id}
 
 
 def test_a_failed_index_write_loses_nothing(engine, vector_index, monkeypatch):

@@ -185,7 +185,7 @@ def test_deleting_a_message_removes_its_memory_from_sql_and_index(
     assert r.status_code == 204
     assert all("Robert" not in t for t in _texts(_search(search_client, world, "Robert chess")))
     drain(engine, vector_index)
-    assert vector_index.collection().get(ids=[str(memory_id)])["ids"] == []
+    assert vector_index.collection(world.a.elder_id).get(ids=[str(memory_id)])["ids"] == []
     with session_scope(engine) as session:
         assert session.get(Memory, memory_id) is None
 
