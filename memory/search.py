@@ -119,12 +119,24 @@ def lexical_scores(
         return {}
     terms = list(terms)[:_MAX_QUERY_TERMS]
     if session.get_bind().dialect.name == "sqlite":
-        fts = sa.table("memories_fts", sa.column("rowid"), sa.column("memories_fts"))
         match = (
             f'elder_id : "{elder_id}" AND search_terms : ('
             + " OR ".join(f'"{t}"' for t in terms)
             + ")"
         )
+        if happened is None and filters.said is None and not filters.kinds:
+            # The common case, on the full-text index alone: the elder is in the match, and
+            # what the reader may not see is dropped with the candidates (memory.search._load).
+            rows = session.execute(
+                sa.text(
+                    "SELECT rowid, -bm25(memories_fts, 1.0, 0.0) FROM memories_fts "
+                    "WHERE memories_fts MATCH :match ORDER BY bm25(memories_fts, 1.0, 0.0) "
+                    "LIMIT :limit"
+                ),
+                {"match": match, "limit": limit},
+            )
+            return {int(i): float(r) for i, r in rows}
+        fts = sa.table("memories_fts", sa.column("rowid"), sa.column("memories_fts"))
         # FTS5's bm25() is negative, lower is better.
         relevance = -sa.func.bm25(fts.c.memories_fts, 1.0, 0.0)
         query = (
@@ -222,6 +234,8 @@ def search(
     dense_share = tuning.dense if similarity else 0.0
     scored: list[Hit] = []
     for memory_id, memory in rows.items():
+        if period is not None and _within(memory, period):
+            in_period.add(memory_id)
         fused = dense_share * dense.get(memory_id, 0.0) + (1 - dense_share) * words.get(
             memory_id, 0.0
         )
@@ -247,13 +261,35 @@ def search(
 def _load(
     session: Session, scope: ElderScope, ids: set[int], filters: _Filters
 ) -> dict[int, Memory]:
-    """The candidates as rows of this elder; vectors whose memory is gone are dropped."""
-    query = _sql_filters(
-        select(Memory).where(Memory.elder_id == scope.elder_id, Memory.id.in_(list(ids))),  # type: ignore[union-attr]
-        filters,
-        None,
+    """The candidates as rows of this elder that this reader may see; vectors whose memory is
+    gone are dropped. Fetched by primary key and checked here: asked for the elder too, the
+    database may walk the elder's whole index instead."""
+    rows = session.exec(select(Memory).where(Memory.id.in_(list(ids))))  # type: ignore[union-attr]
+    return {m.id: m for m in rows if m.id is not None and _visible(m, scope.elder_id, filters)}
+
+
+def _within(memory: Memory, period: TimeRange) -> bool:
+    """Said, or happened, in the period."""
+    return any(
+        moment is not None and period.start <= moment < period.end  # type: ignore[operator]
+        for moment in (memory.said_at, memory.event_time)
     )
-    return {m.id: m for m in session.exec(query) if m.id is not None}
+
+
+def _visible(memory: Memory, elder_id: str, filters: _Filters) -> bool:
+    if memory.elder_id != elder_id:
+        return False
+    if memory.private and not filters.include_private:
+        return False
+    if filters.kinds and memory.kind not in filters.kinds:
+        return False
+    said = filters.said
+    if said is not None:
+        if said.start is not None and memory.said_at < said.start:
+            return False
+        if said.end is not None and memory.said_at >= said.end:
+            return False
+    return True
 
 
 def _attach_sources(session: Session, hits: list[Hit]) -> None:
