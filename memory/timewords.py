@@ -231,35 +231,42 @@ def _chinese(text: str, today: date) -> Period | None:
         if m.group(1):
             return _day(monday + timedelta(days=weekday), m.group(0))
         return _last_weekday(today, weekday, m.group(0))
-    table: list[tuple[str, Period]] = [
-        ("大前天", _day(today - timedelta(days=3), "大前天")),
-        ("前天", _day(today - timedelta(days=2), "前天")),
-        ("昨天", _day(today - timedelta(days=1), "昨天")),
-        ("昨日", _day(today - timedelta(days=1), "昨日")),
-        ("昨晚", _day(today - timedelta(days=1), "昨晚")),
-        ("今天", _day(today, "今天")),
-        ("今早", _day(today, "今早")),
-        ("今晚", _day(today, "今晚")),
-        ("上上周", _week(today - timedelta(weeks=2), "上上周")),
-        ("上周", _week(today - timedelta(weeks=1), "上周")),
-        ("上星期", _week(today - timedelta(weeks=1), "上星期")),
-        ("上个星期", _week(today - timedelta(weeks=1), "上个星期")),
-        ("上礼拜", _week(today - timedelta(weeks=1), "上礼拜")),
-        ("上个礼拜", _week(today - timedelta(weeks=1), "上个礼拜")),
-        ("这周", _week(today, "这周")),
-        ("本周", _week(today, "本周")),
-        ("这星期", _week(today, "这星期")),
-        ("这个星期", _week(today, "这个星期")),
-        ("这礼拜", _week(today, "这礼拜")),
-        ("上个月", _ago(today, 1, "month", "上个月")),
-        ("上月", _ago(today, 1, "month", "上月")),
-        ("这个月", _ago(today, 0, "month", "这个月")),
-        ("本月", _ago(today, 0, "month", "本月")),
-        ("最近", Period(today - timedelta(days=30), today + timedelta(days=1), "最近")),
-    ]
-    for words, period in table:
+    # Longer words first: 大前天 before 前天, 上上周 before 上周.
+    days = (
+        ("大前天", 3),
+        ("前天", 2),
+        ("昨天", 1),
+        ("昨日", 1),
+        ("昨晚", 1),
+        ("今天", 0),
+        ("今早", 0),
+        ("今晚", 0),
+    )
+    weeks = (
+        ("上上周", 2),
+        ("上周", 1),
+        ("上星期", 1),
+        ("上个星期", 1),
+        ("上礼拜", 1),
+        ("上个礼拜", 1),
+        ("这周", 0),
+        ("本周", 0),
+        ("这星期", 0),
+        ("这个星期", 0),
+        ("这礼拜", 0),
+    )
+    months = (("上个月", 1), ("上月", 1), ("这个月", 0), ("本月", 0))
+    for words, back in days:
         if words in t:
-            return period
+            return _day(today - timedelta(days=back), words)
+    for words, back in weeks:
+        if words in t:
+            return _week(today - timedelta(weeks=back), words)
+    for words, back in months:
+        if words in t:
+            return _ago(today, back, "month", words)
+    if "最近" in t:
+        return Period(today - timedelta(days=30), today + timedelta(days=1), "最近")
     return None
 
 
