@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api.errors import BodySizeLimit, register_error_handlers
-from api.routers import accounts, audit, elders, grants, health, memories, messages
+from api.routers import accounts, audit, chat, elders, grants, health, memories, messages, web
 from api.settings import Settings
+from companion.chat import Companion
+from companion.llm import make_chat_model
 from memory.db import make_engine
 from memory.embed import make_embedder
 from memory.index import VectorIndex, validate_location
@@ -59,9 +61,20 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         make_embedder(settings.embedder, settings.embedder_model),
         data_dir=settings.data_dir,
     )
+    app.state.companion = Companion(
+        app.state.engine,
+        app.state.vector_index,
+        make_chat_model(
+            provider=settings.llm,
+            data_dir=settings.data_dir,
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+        ),
+    )
     app.state.indexer = None
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, elders, accounts, grants, messages, memories, audit):
+    for module in (health, elders, accounts, grants, messages, memories, chat, audit, web):
         app.include_router(module.router)
     return app

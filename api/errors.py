@@ -17,6 +17,7 @@ from memory.errors import (
     InvalidInput,
     LLMUnavailable,
     NotFound,
+    TooLarge,
     Unauthorized,
     ZhianError,
 )
@@ -30,6 +31,7 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     LLMUnavailable: 503,
+    TooLarge: 413,
 }
 
 _HTTP_CODES = {

@@ -189,6 +189,9 @@ class MessagePublic(BaseModel):
     language: str | None
     said_at: datetime
     external_id: str | None
+    used_memory_ids: list[int] | None = Field(
+        default=None, description="On the companion's replies: the memories it drew on."
+    )
     created_at: datetime
 
 

@@ -36,3 +36,7 @@ class InvalidInput(ZhianError):
 
 class LLMUnavailable(ZhianError):
     code = "llm_unavailable"
+
+
+class TooLarge(ZhianError):
+    code = "too_large"

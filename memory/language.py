@@ -11,7 +11,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
 

@@ -161,6 +161,10 @@ class Message(SQLModel, table=True):
     said_at: datetime = Field(sa_type=UTCDateTime)
     external_id: str | None = Field(default=None, max_length=200)
     author_account_id: str | None = Field(default=None, max_length=32)
+    # On the companion's replies: the memories the reply drew on (its sources).
+    used_memory_ids: list[int] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON, nullable=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -54,6 +54,8 @@ class Query:
     since: datetime | None = None
     until: datetime | None = None
     kinds: Sequence[str] | None = None
+    # Whose words: e.g. ("elder", "family") to leave out what the companion itself said.
+    roles: Sequence[str] | None = None
 
 
 @dataclass
@@ -79,6 +81,7 @@ class _Filters:
     include_private: bool
     kinds: Sequence[str] | None
     said: TimeRange | None
+    roles: Sequence[str] | None = None
 
 
 # --- lexical ------------------------------------------------------------------------------
@@ -89,6 +92,8 @@ def _sql_filters(query, filters: _Filters, happened: TimeRange | None):  # type:
         query = query.where(Memory.private == sa.false())
     if filters.kinds:
         query = query.where(Memory.kind.in_(list(filters.kinds)))  # type: ignore[attr-defined]
+    if filters.roles:
+        query = query.where(Memory.role.in_(list(filters.roles)))  # type: ignore[union-attr]
     if filters.said is not None:
         if filters.said.start is not None:
             query = query.where(Memory.said_at >= filters.said.start)
@@ -192,7 +197,9 @@ def search(
         just_after = query.as_of + timedelta(microseconds=1)
         until = just_after if until is None else min(until, just_after)
     said = TimeRange(start=query.since, end=until) if (query.since or until) else None
-    filters = _Filters(include_private=scope.by_elder, kinds=query.kinds, said=said)
+    filters = _Filters(
+        include_private=scope.by_elder, kinds=query.kinds, said=said, roles=query.roles
+    )
     resolved = timewords.resolve(text, as_of, scope.elder_timezone)
     period, period_words = resolved if resolved else (None, None)
 
@@ -282,6 +289,8 @@ def _visible(memory: Memory, elder_id: str, filters: _Filters) -> bool:
     if memory.private and not filters.include_private:
         return False
     if filters.kinds and memory.kind not in filters.kinds:
+        return False
+    if filters.roles and memory.role not in filters.roles:
         return False
     said = filters.said
     if said is not None:

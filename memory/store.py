@@ -146,6 +146,7 @@ class MessageDraft:
     language: str | None = None
     conversation_id: str | None = None
     external_id: str | None = None
+    used_memory_ids: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ def _build_message(scope: ElderScope, draft: MessageDraft, now: datetime) -> Mes
         said_at=said_at,
         external_id=draft.external_id,
         author_account_id=scope.actor.account_id,
+        used_memory_ids=draft.used_memory_ids,
     )
 
 

@@ -1,0 +1,350 @@
+"""One conversation turn: store the elder's words, recall, decide whether the model may answer,
+generate, check the style, store the reply with the memories it drew on."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from sqlmodel import Session, select
+
+from companion.intent import asks_about_own_past, asks_how_known, named_relations
+from companion.persona import Voice, voice
+from companion.style import StyleGuard, join_sentences
+from memory import store
+from memory.access import ElderScope
+from memory.db import session_scope
+from memory.errors import LLMUnavailable
+from memory.index import IndexUnavailable, VectorIndex
+from memory.indexer import drain_batch
+from memory.lexical import query_terms, terms
+from memory.models import Memory, MemorySource, Message, MessageRole
+from memory.search import Hit, Query, search
+from memory.timeutil import zone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """When recalled memories count as support for an answer about the elder's past. Cosine
+    similarities are e5-small's; calibrated on bench/chat.py's probes."""
+
+    similarity_with_words: float = 0.80  # enough when a topic word is shared too
+    similarity_alone: float = 0.90  # enough on its own (a paraphrase)
+    recall_k: int = 4
+    history_turns: int = 6
+    history_hours: float = 6.0
+
+
+@dataclass
+class Turn:
+    """A prepared turn: the elder's message is stored; what remains is the reply."""
+
+    elder_message: Message
+    voice: Voice
+    kind: str  # "answer" (the model), "not_known" (the gate), "source" (how it knows)
+    prompt: list[BaseMessage] = field(default_factory=list)
+    fixed_reply: str | None = None
+    fixed_memory_ids: list[int] = field(default_factory=list)
+    recalled: list[Hit] = field(default_factory=list)
+    supported: list[Hit] = field(default_factory=list)
+    degraded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    message: Message
+    text: str
+    used: list[Hit | Memory]
+    repairs: dict[str, int]
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+def _second_person(text: str, language: str) -> str:
+    """The elder's own words, turned to face them: "我女兒" becomes "您女兒", "my" becomes "your"."""
+    if language.startswith("zh"):
+        return text.replace("我們", "您們").replace("我", "您")
+    swaps = {
+        "i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself",
+        "i'm": "you're", "i've": "you've", "i'd": "you'd", "i'll": "you'll", "am": "are",
+        "we": "you", "our": "your", "us": "you",
+    }  # fmt: skip
+    return re.sub(
+        r"\b(?:i'm|i've|i'd|i'll|i|me|my|mine|myself|am|we|our|us)\b",
+        lambda m: swaps[m.group(0).lower()],
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
+class Companion:
+    """The conversation, for one process: the chat model and the memory index it recalls from."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        index: VectorIndex | None,
+        model: BaseChatModel,
+        *,
+        grounding: Grounding = Grounding(),
+    ) -> None:
+        self.engine = engine
+        self.index = index
+        self.model = model
+        self.grounding = grounding
+
+    # --- before the model --------------------------------------------------------------
+
+    def prepare(
+        self, session: Session, scope: ElderScope, text: str, *, conversation_id: str | None = None
+    ) -> Turn:
+        """Store the elder's words (they become a memory at once) and decide how to answer."""
+        started = time.perf_counter()
+        message, _ = store.add_message(
+            session,
+            scope,
+            store.MessageDraft(
+                text=text, role=MessageRole.elder, conversation_id=conversation_id
+            ),
+        )
+        session.commit()  # the elder's words are kept whatever happens next
+        language = message.language or scope.elder_language
+        turn = Turn(elder_message=message, voice=voice(language), kind="answer")
+        turn.timings["store_ms"] = _ms(started)
+
+        if asks_how_known(text):
+            self._explain_source(session, scope, turn)
+            return turn
+
+        started = time.perf_counter()
+        self._catch_up_index(scope.elder_id)
+        result = search(
+            session,
+            scope,
+            self.index,
+            Query(
+                text=text,
+                k=self.grounding.recall_k,
+                until=message.said_at,
+                roles=(MessageRole.elder.value, MessageRole.family.value),
+            ),
+        )
+        turn.degraded = result.degraded
+        turn.recalled = [h for h in result.hits if self._relevant(text, h)]
+        turn.supported = [h for h in turn.recalled if self._supports(text, h)]
+        turn.timings["retrieval_ms"] = _ms(started)
+
+        if asks_about_own_past(text) and not turn.supported:
+            turn.kind = "not_known"
+            turn.fixed_reply = turn.voice.say("not_known")
+            return turn
+
+        started = time.perf_counter()
+        turn.prompt = self._prompt(session, scope, turn)
+        turn.timings["prompt_ms"] = _ms(started)
+        return turn
+
+    def _catch_up_index(self, elder_id: str) -> None:
+        """Index what this elder said a moment ago, so the dense side finds it too."""
+        if self.index is None:
+            return
+        try:
+            drain_batch(self.engine, self.index, batch=8, elder_id=elder_id)
+        except IndexUnavailable as exc:
+            log.warning("Recalling without the vector index: %s", exc)
+
+    def _overlap(self, question: str, memory_text: str) -> int:
+        return len(set(query_terms(question)) & set(terms(memory_text)))
+
+    def _relevant(self, question: str, hit: Hit) -> bool:
+        if self._overlap(question, hit.memory.text) >= 1:
+            return True
+        return hit.similarity is not None and hit.similarity >= self.grounding.similarity_with_words
+
+    def _supports(self, question: str, hit: Hit) -> bool:
+        """Whether this memory can ground an answer about the elder's past."""
+        asked = named_relations(question)
+        if asked and not asked & named_relations(hit.memory.text):
+            return False  # asked about a brother, the memory is about a daughter
+        shared = self._overlap(question, hit.memory.text) + (1 if asked else 0)
+        if hit.similarity is None:  # the vector index is down: words alone
+            return shared >= 2
+        if hit.similarity >= self.grounding.similarity_alone:
+            return True
+        return shared >= 1 and hit.similarity >= self.grounding.similarity_with_words
+
+    def _memory_line(self, hit: Hit, turn: Turn, elder_timezone: str) -> str:
+        memory = hit.memory
+        day = turn.voice.date(memory.said_at.astimezone(zone(elder_timezone)).date())
+        words = memory.text if len(memory.text) <= 300 else memory.text[:300] + "…"
+        if memory.role == MessageRole.elder.value:
+            said = turn.voice.say("you_said")
+            words = _second_person(words, memory.language or turn.voice.language)
+        else:
+            said = memory.speaker or MessageRole.family.value
+        return f"[{memory.id}] {day} {said}: {words}"
+
+    def _history(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:
+        now = turn.elder_message.said_at
+        rows = session.exec(
+            select(Message)
+            .where(
+                Message.elder_id == scope.elder_id,
+                Message.role.in_([MessageRole.elder.value, MessageRole.companion.value]),  # type: ignore[attr-defined]
+                Message.said_at >= now - timedelta(hours=self.grounding.history_hours),
+                Message.id != turn.elder_message.id,
+            )
+            .order_by(Message.said_at.desc(), Message.id.desc())  # type: ignore[attr-defined]
+            .limit(self.grounding.history_turns)
+        )
+        history: list[BaseMessage] = []
+        for message in reversed(list(rows)):
+            if message.role == MessageRole.elder.value:
+                history.append(HumanMessage(content=message.text))
+            else:
+                history.append(AIMessage(content=message.text))
+        return history
+
+    def _prompt(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:
+        """The persona first, unchanged from turn to turn, so the embedded model keeps it read."""
+        lines = [self._memory_line(h, turn, scope.elder_timezone) for h in turn.recalled]
+        today = turn.voice.date(turn.elder_message.said_at.astimezone(zone(scope.elder_timezone)).date())
+        body = turn.voice.turn.format(
+            today=today,
+            memories="\n".join(lines) or turn.voice.say("no_memories"),
+            message=turn.elder_message.text,
+        )
+        return [
+            SystemMessage(content=turn.voice.persona),
+            *self._history(session, scope, turn),
+            HumanMessage(content=body),
+        ]
+
+    def _explain_source(self, session: Session, scope: ElderScope, turn: Turn) -> None:
+        """'How do you know?': the date and the words of what the last reply drew on."""
+        turn.kind = "source"
+        last = session.exec(
+            select(Message)
+            .where(
+                Message.elder_id == scope.elder_id,
+                Message.role == MessageRole.companion.value,
+                Message.id < (turn.elder_message.id or 0),
+            )
+            .order_by(Message.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        ).first()
+        ids = list(last.used_memory_ids or []) if last else []
+        sources = self._sources(session, scope, ids)
+        if not sources:
+            turn.fixed_reply = turn.voice.say("source_none")
+            return
+        parts = []
+        for memory_id, message in sources[:2]:
+            day = turn.voice.date(message.said_at.astimezone(zone(scope.elder_timezone)).date())
+            if message.role == MessageRole.elder.value:
+                parts.append(turn.voice.say("source_intro", date=day, words=message.text))
+            else:
+                speaker = message.speaker or MessageRole.family.value
+                parts.append(
+                    turn.voice.say("source_family", speaker=speaker, date=day, words=message.text)
+                )
+            turn.fixed_memory_ids.append(memory_id)
+        turn.fixed_reply = join_sentences(parts, turn.voice.language)
+
+    def _sources(
+        self, session: Session, scope: ElderScope, memory_ids: list[int]
+    ) -> list[tuple[int, Message]]:
+        if not memory_ids:
+            return []
+        rows = session.exec(
+            select(MemorySource.memory_id, Message)
+            .join(Message, Message.id == MemorySource.message_id)
+            .join(Memory, Memory.id == MemorySource.memory_id)
+            .where(
+                MemorySource.memory_id.in_(memory_ids),  # type: ignore[attr-defined]
+                Memory.elder_id == scope.elder_id,
+                Message.elder_id == scope.elder_id,
+            )
+            .order_by(Message.said_at, Message.id)
+        )
+        return [(int(memory_id), message) for memory_id, message in rows]
+
+    # --- the reply -----------------------------------------------------------------------
+
+    def sentences(self, turn: Turn, guard: StyleGuard) -> Iterator[str]:
+        """The reply, a checked sentence at a time. Raises LLMUnavailable (in the elder's
+        language) when the model cannot answer; nothing is yielded then."""
+        if turn.fixed_reply is not None:
+            yield turn.fixed_reply
+            return
+        started = time.perf_counter()
+        first = True
+        try:
+            for chunk in self.model.stream(turn.prompt):
+                for sentence in guard.feed(str(chunk.content)):
+                    if first:
+                        turn.timings["first_sentence_ms"] = _ms(started)
+                        first = False
+                    yield sentence
+                if guard.full:
+                    break
+        except LLMUnavailable as exc:
+            log.error("The language model is unavailable: %s", exc.message)
+            raise LLMUnavailable(turn.voice.say("resting")) from exc
+        except Exception as exc:  # any failure of the model or its server: the elder sees one sentence
+            log.error("The language model failed: %s: %s", type(exc).__name__, exc)
+            raise LLMUnavailable(turn.voice.say("resting")) from exc
+        rest = guard.finish()
+        if first and not rest:
+            guard.repairs["empty_reply"] += 1
+            rest = [turn.voice.say("fallback")]
+        yield from rest
+        turn.timings["generation_ms"] = _ms(started)
+
+    def store_reply(
+        self, scope: ElderScope, turn: Turn, sentences: list[str], guard: StyleGuard | None
+    ) -> Reply:
+        """Keep the reply, with the memories it drew on; in its own transaction."""
+        text = join_sentences(sentences, turn.voice.language)
+        used: list[Hit] = self._drew_on(turn, text)
+        used_ids = turn.fixed_memory_ids or [h.memory.id for h in used if h.memory.id]
+        with session_scope(self.engine) as session:
+            reply, _ = store.add_message(
+                session,
+                scope,
+                store.MessageDraft(
+                    text=text,
+                    role=MessageRole.companion,
+                    speaker="智安",
+                    language=turn.voice.language,
+                    conversation_id=turn.elder_message.conversation_id,
+                    used_memory_ids=used_ids,
+                ),
+            )
+            session.expunge(reply)
+        repairs = dict(guard.repairs) if guard else {}
+        if repairs:
+            log.info("Reply %s repaired for the elder: %s", reply.id, repairs)
+        return Reply(message=reply, text=text, used=used, repairs=repairs)
+
+    def _drew_on(self, turn: Turn, reply: str) -> list[Hit]:
+        if turn.kind != "answer":
+            return []
+        reply_terms = set(terms(reply))
+        used = [h for h in turn.recalled if len(reply_terms & set(terms(h.memory.text))) >= 2]
+        for hit in turn.supported:
+            if hit not in used and len(reply_terms & set(terms(hit.memory.text))) >= 1:
+                used.append(hit)
+        return used

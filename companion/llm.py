@@ -1,0 +1,156 @@
+"""Chat models behind one factory: the bundled model run by llama.cpp in this process, or any
+OpenAI-compatible server (vLLM, Ollama, llama.cpp server, hosted APIs)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from companion.model_files import BUNDLED, ensure_model_file
+from memory.errors import LLMUnavailable
+
+log = logging.getLogger(__name__)
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def _as_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+class LlamaCppChat(BaseChatModel):
+    """A GGUF model run by llama.cpp in this process: loaded once, lazily; one generation at a
+    time, and never reset between turns, so a prompt that begins the same way is not read again."""
+
+    model_title: str = "local GGUF model"
+    n_ctx: int = 4096
+    n_threads: int = 2
+    max_tokens: int = 200
+    temperature: float = 0.3
+    _locate: Callable[[], Path] = PrivateAttr()
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, locate: Callable[[], Path], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._locate = locate
+
+    @property
+    def _llm_type(self) -> str:
+        return "zhian-llama-cpp"
+
+    def _model(self) -> Any:
+        # Called with self._lock held.
+        if self._llama is None:
+            path = self._locate()
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise LLMUnavailable(
+                    "llama-cpp-python is not installed; install zhian with "
+                    "'pip install -c constraints.txt -r requirements.txt'."
+                ) from exc
+            log.info("Loading the language model %s …", self.model_title)
+            started = time.perf_counter()
+            self._llama = Llama(
+                model_path=str(path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_batch=512,
+                verbose=False,
+            )
+            log.info("Language model loaded in %.1f s", time.perf_counter() - started)
+        return self._llama
+
+    def load(self) -> None:
+        with self._lock:
+            self._model()
+
+    def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": kwargs.get("temperature", self.temperature),
+            "top_p": 0.9,
+            "repeat_penalty": 1.1,
+            "stop": stop or [],
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            answer = self._model().create_chat_completion(
+                messages=_as_dicts(messages), **self._params(stop, kwargs)
+            )
+        text = answer["choices"][0]["message"].get("content") or ""
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        with self._lock:
+            for chunk in self._model().create_chat_completion(
+                messages=_as_dicts(messages), stream=True, **self._params(stop, kwargs)
+            ):
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text)
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+
+def bundled_model_path(name: str, data_dir: Path, *, show_progress: bool = False) -> Path:
+    return ensure_model_file(BUNDLED[name], data_dir, show_progress=show_progress)
+
+
+def make_chat_model(
+    *,
+    provider: str,
+    data_dir: Path,
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+) -> BaseChatModel:
+    """`embedded` (default) or `small`: a bundled model in this process; `openai`, or any
+    provider once a base URL is set: an OpenAI-compatible server."""
+    if base_url or provider == "openai":
+        if not base_url:
+            raise LLMUnavailable(
+                "ZHIAN_LLM=openai needs ZHIAN_LLM_BASE_URL, e.g. http://localhost:11434/v1 for Ollama."
+            )
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            base_url=base_url,
+            model=model or "default",
+            api_key=api_key or "not-needed",  # type: ignore[arg-type]
+            temperature=0.3,
+            max_completion_tokens=200,
+            timeout=60,
+            max_retries=1,
+        )
+    if provider not in BUNDLED:
+        raise LLMUnavailable(f"Unknown LLM '{provider}': use embedded, small or openai.")
+    bundled = BUNDLED[provider]
+    return LlamaCppChat(
+        locate=lambda: bundled_model_path(provider, data_dir),
+        model_title=bundled.title,
+    )

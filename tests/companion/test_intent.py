@@ -1,0 +1,67 @@
+"""Which words ask about the elder's own past (the grounding gate guards those), and which ask
+how the companion knows."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.intent import asks_about_own_past, asks_how_known
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我女兒叫什麼?",
+        "我哥哥叫什麼名字?",
+        "誰星期天來看我?",
+        "我以前住在哪裡?",
+        "我小時候養過狗嗎?",
+        "我是在哪裡出生的?",
+        "我女儿叫什么名字?",
+        "我以前做什么工作?",
+        "谁每个星期天来看我?",
+        "What was my brother's name?",
+        "Who visits me on Sundays?",
+        "Where did I grow up?",
+        "Did I have a dog when I was little?",
+        "What's my daughter called?",
+    ],
+)
+def test_questions_about_the_elders_past(text):
+    assert asks_about_own_past(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天天氣很好",
+        "我今天想吃麵",
+        "你叫什麼名字?",
+        "你好嗎?",
+        "今天星期幾?",
+        "我女兒今天要來。",
+        "How are you today?",
+        "It is raining again.",
+        "What is the weather like?",
+        "你怎麼知道的?",
+    ],
+)
+def test_other_words_are_not(text):
+    assert not asks_about_own_past(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你怎麼知道的?", True),
+        ("您怎麼會知道?", True),
+        ("你怎么知道的?", True),
+        ("誰告訴你的?", True),
+        ("How do you know that?", True),
+        ("Who told you?", True),
+        ("我知道了", False),
+        ("I know.", False),
+    ],
+)
+def test_how_do_you_know(text, expected):
+    assert asks_how_known(text) is expected

@@ -1,0 +1,70 @@
+"""Dementia-friendly replies, checked sentence by sentence as they stream."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.persona import voice
+from companion.style import StyleGuard
+
+
+def _run(language: str, text: str, *, step: int = 3) -> tuple[list[str], StyleGuard]:
+    guard = StyleGuard(voice(language))
+    out: list[str] = []
+    for i in range(0, len(text), step):  # fed in small pieces, as a model streams
+        out += guard.feed(text[i : i + step])
+    return out + guard.finish(), guard
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "kept"),
+    [
+        ("zh-Hant", "你還記得嗎?美玲星期天會來。", ["美玲星期天會來。"]),
+        ("zh-Hant", "我說過了,美玲星期天會來。美玲很愛您。", ["美玲很愛您。"]),
+        ("zh-Hant", "您記得美玲嗎?她星期天會來。", ["她星期天會來。"]),
+        ("zh-Hans", "你记得吗?美玲星期天会来。", ["美玲星期天会来。"]),
+        ("zh-Hans", "你忘了吧。美玲星期天会来。", ["美玲星期天会来。"]),
+        ("en", "Do you remember Susan? She phones every Friday.", ["She phones every Friday."]),
+        ("en", "As I said, Susan phones on Fridays. She loves you.", ["She loves you."]),
+    ],
+)
+def test_phrasings_that_make_a_person_feel_forgetful_are_removed(language, text, kept):
+    out, guard = _run(language, text)
+    assert out == kept
+    assert guard.repairs["forgetful_phrasing"] == 1
+
+
+def test_only_the_first_question_is_asked():
+    out, guard = _run("en", "That sounds lovely. Did you enjoy it? Was it sunny?")
+    assert out == ["That sounds lovely.", "Did you enjoy it?"]
+    assert guard.repairs["second_question"] == 1
+
+
+def test_a_long_sentence_is_cut_at_a_clause():
+    long = "美玲每個星期天都會帶著孫子來看您,他們會一起吃午飯,然後在公園裡散步聊天,一直到傍晚才回家。"
+    out, guard = _run("zh-Hant", long)
+    assert len(out) == 2
+    assert all(len(s) <= 41 for s in out)
+    assert "".join(out).replace("。", "").replace(",", "") == long.replace("。", "").replace(",", "")
+    assert guard.repairs["long_sentence"] == 1
+
+
+def test_at_most_three_sentences_and_no_markdown():
+    out, guard = _run("en", "**Hello!** - It is sunny.\n1. Tea is ready. Cake too. And biscuits.")
+    assert out == ["Hello!", "It is sunny.", "Tea is ready."]
+    assert guard.full
+    assert guard.repairs["too_many_sentences"] == 2
+
+
+def test_the_script_follows_the_elder():
+    out, _ = _run("zh-Hans", "您的女兒會來。")
+    assert out == ["您的女儿会来。"]
+    out, _ = _run("zh-Hant", "您的女儿会来。")
+    assert out == ["您的女兒會來。"]
+
+
+def test_a_sentence_is_handed_over_only_once_it_is_complete():
+    guard = StyleGuard(voice("zh-Hant"))
+    assert guard.feed("美玲星期") == []
+    assert guard.feed("天會來。她") == ["美玲星期天會來。"]
+    assert guard.finish() == ["她"]
