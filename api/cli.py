@@ -87,6 +87,7 @@ def serve(host: str, port: int, workers: int) -> None:
             admin = access.create_account(session, role=Role.admin, display_name="Administrator")
             first_token = access.issue_token(session, admin, label="first start").secret
     engine.dispose()
+    _prepare_language_model(settings)
     click.echo(f"智安 zhian is starting at {url}  (API documentation: {url}/docs)")
     click.echo(f"Data directory: {settings.data_dir.resolve()}")
     if first_token:
@@ -104,6 +105,26 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         proxy_headers=True,
     )
+
+
+def _prepare_language_model(settings: Settings) -> None:
+    """Join the bundled model's file the first time, with a progress bar, before serving."""
+    from companion.model_files import BUNDLED, ensure_model_file
+    from memory.errors import LLMUnavailable
+
+    if settings.llm_base_url or settings.llm not in BUNDLED:
+        click.echo(f"Language model: the server at {settings.llm_base_url}")
+        return
+    try:
+        path = ensure_model_file(BUNDLED[settings.llm], settings.ensure_data_dir())
+    except LLMUnavailable as exc:
+        err.print(f"[yellow]The companion cannot talk yet:[/yellow] {exc.message}")
+        return
+    click.echo(f"Language model: {BUNDLED[settings.llm].title} ({path})")
+
+
+def _base_url(settings: Settings) -> str:
+    return (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
 
 
 @main.command()
@@ -306,6 +327,33 @@ def create_token(
         "shown only this once:"
     )
     click.echo(issued.secret)
+
+
+@admin.command("elder-link")
+@click.argument("elder_id")
+@click.option("--label", default="elder link", show_default=True, help="A note, e.g. 'Mum's phone'.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: never expires.")
+@click.option("--no-qr", is_flag=True, help="Print the link only.")
+def elder_link(elder_id: str, label: str, expires_in_days: int | None, no_qr: bool) -> None:
+    """Make the link the elder opens to talk with 智安 (a new token), with a QR code for a phone.
+
+    The address comes from ZHIAN_PUBLIC_URL (default http://127.0.0.1:8000)."""
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        with db.session_scope(_admin_engine()) as session:
+            account = _account_for_token(session, Role.elder, elder_id, None, None)
+            issued = access.issue_token(session, account, label=label, expires_at=expires_at)
+    except ZhianError as exc:
+        _fail(exc.message)
+    link = f"{_base_url(Settings())}/talk#token={issued.secret}"
+    click.echo(f"The link for {account.display_name} (token {issued.token.id}); shown only this once:")
+    if not no_qr:
+        import qrcode
+
+        code = qrcode.QRCode(border=2)
+        code.add_data(link)
+        code.print_ascii(out=sys.stdout)
+    click.echo(link)
 
 
 @admin.command("revoke-token")

@@ -451,3 +451,24 @@ def test_serve_starts_on_an_empty_data_directory_and_prints_the_first_admin_toke
         assert me.status_code == 200, me.text
     finally:
         second.stop()
+
+
+def test_elder_link_opens_the_elders_page_with_a_working_token(zhian, api, monkeypatch):
+    monkeypatch.setenv("ZHIAN_PUBLIC_URL", "https://zhian.example.org/")
+    elder_id = _elder(zhian, "林美華", "zh-Hant")
+    result = zhian("admin", "elder-link", elder_id, "--label", "媽媽的手機")
+    assert result.exit_code == 0, result.output
+    link = _last_line(result)
+    assert link.startswith("https://zhian.example.org/talk#token=zhian_")
+    assert "█" in result.stdout or "▀" in result.stdout  # the QR code, for a phone's camera
+    token = link.split("#token=")[1]
+    me = api.get("/v1/me", headers=bearer(token))
+    assert me.status_code == 200
+    assert me.json()["account"]["role"] == "elder"
+    assert [e["id"] for e in me.json()["elders"]] == [elder_id]
+    page = api.get("/talk")
+    assert page.status_code == 200
+    assert "智安" in page.text
+
+    refused = _refused(zhian("admin", "elder-link", "no-such-elder"))
+    assert "no-such-elder" in refused
