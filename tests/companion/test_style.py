@@ -68,3 +68,12 @@ def test_a_sentence_is_handed_over_only_once_it_is_complete():
     assert guard.feed("美玲星期") == []
     assert guard.feed("天會來。她") == ["美玲星期天會來。"]
     assert guard.finish() == ["她"]
+
+
+def test_traditional_text_is_not_converted_twice():
+    from companion.persona import to_traditional
+
+    assert to_traditional("我年輕的時候在台南的糖廠當會計") == "我年輕的時候在台南的糖廠當會計"
+    assert to_traditional("一起吃午飯，傍晚才回家") == "一起吃午飯，傍晚才回家"
+    assert to_traditional("您的女儿会来台南") == "您的女兒會來台南"
+    assert to_traditional("您的女兒会来") == "您的女兒會來"

@@ -1,0 +1,119 @@
+"""The elder's page in a real browser (headless Chromium): open the link, send a message, watch
+the reply stream in. Screenshots are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings
+from memory import access, db
+from memory.index import VectorIndex
+from tests.companion.conftest import ScriptedModel
+from tests.conftest import _free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _chromium() -> str:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: CI must run the browser tests (apt-get install chromium).")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+def server(
+    engine: sa.Engine, settings: Settings, vector_index: VectorIndex
+) -> Iterator[tuple[str, object]]:
+    app = create_app(
+        settings.model_copy(update={"vector_index": vector_index.location}), engine=engine
+    )
+    app.state.vector_index = vector_index
+    app.state.companion.index = vector_index
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_elder_sends_a_message_and_sees_the_reply_stream_in(server, browser, world):
+    base, app = server
+    app.state.companion.model = ScriptedModel(
+        responses=["好的，我記住了。", "美玲每個星期天來看您。您今天想她嗎？"], prompts=[], sleep=0.04
+    )
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        page.goto(f"{base}/talk#token={world.a.elder}")
+        page.wait_for_selector(".turn.companion")
+        assert "#token" not in page.url  # the token leaves the address bar
+        assert page.locator("#send").inner_text() == "送出"
+
+        page.fill("#input", "我女兒叫美玲，她每個星期天來看我。")
+        page.click("#send")
+        page.wait_for_function(
+            "document.querySelectorAll('.turn.companion')[1]?.dataset.kind === 'answer'"
+        )
+        page.fill("#input", "誰星期天來看我？")
+        page.keyboard.press("Enter")
+        # Streamed: the first sentence shows while the second is still being written.
+        page.wait_for_function(
+            "(() => { const r = document.querySelectorAll('.turn.companion')[2];"
+            " return r && r.textContent.includes('美玲') && !r.dataset.kind; })()"
+        )
+        page.wait_for_function(
+            "document.querySelectorAll('.turn.companion')[2]?.dataset.kind === 'answer'"
+        )
+        reply = page.locator(".turn.companion").nth(2)
+        assert reply.inner_text() == "美玲每個星期天來看您。您今天想她嗎？"
+        assert reply.get_attribute("data-used")  # the memory it drew on
+        assert page.locator(".turn.elder").count() == 2
+        page.screenshot(path=str(ARTIFACTS / "talk-page.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "talk-page-failure.png"))
+        raise
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_an_expired_link_says_so_in_the_elders_language(server, browser, world):
+    base, app = server
+    with db.session_scope(app.state.engine) as session:
+        access.revoke_token(session, None, access.token_by_secret(session, world.b.elder))
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{base}/talk#token={world.b.elder}")
+    notice = page.wait_for_selector(".turn.notice")
+    assert "expired" in notice.inner_text() or "失效" in notice.inner_text()
+    assert page.locator("#send").is_disabled()
+    page.screenshot(path=str(ARTIFACTS / "talk-page-expired.png"))
