@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from langchain_core.language_models import FakeListChatModel
 from sqlmodel import SQLModel
 
 from api.app import create_app
@@ -92,9 +93,16 @@ def settings(tmp_path) -> Settings:
     )
 
 
+def scripted_model(app, replies: list[str] | None = None) -> None:
+    """LangChain's fake chat model in place of the embedded one: tests that are not about the
+    language model neither load nor wait for it."""
+    app.state.companion.model = FakeListChatModel(responses=replies or ["好的。"])
+
+
 @pytest.fixture
 def client(engine: sa.Engine, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, engine=engine)
+    scripted_model(app)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -255,5 +263,7 @@ def search_client(
         settings.model_copy(update={"vector_index": vector_index.location}), engine=engine
     )
     app.state.vector_index = vector_index
+    app.state.companion.index = vector_index
+    scripted_model(app)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.deps import CurrentCaller, SessionDep
+from api.schemas import _storable
 from companion.chat import Companion, Reply, Turn
 from companion.style import StyleGuard
 from memory.access import ElderScope, resolve_scope
@@ -31,7 +32,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(description=f"What the elder says (at most {MAX_CHAT_CHARS} characters).")
-    conversation_id: Annotated[str, Field(max_length=100)] | None = None
+    conversation_id: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
     stream: bool = Field(
         default=False,
         description="Stream the reply as server-sent events: 'delta' events with text, then "
@@ -178,7 +179,7 @@ class ChatCompletionRequest(BaseModel):
     model: str = MODEL_NAME
     messages: list[OpenAIMessage] = Field(min_length=1)
     stream: bool = False
-    user: Annotated[str, Field(max_length=100)] | None = None
+    user: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
 
 
 def _last_user_text(body: ChatCompletionRequest) -> str:

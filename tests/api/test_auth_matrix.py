@@ -156,6 +156,17 @@ CASES = [
         body={"query": "公園散步", "k": 5},
     ),
     Case("audit log", "GET", "/v1/elders/{A}/audit", 200, frozenset(MANAGERS)),
+    # Talking with the companion is the elder's alone, whatever else others may do.
+    Case("chat", "POST", "/v1/elders/{A}/chat", 200, frozenset({"elder"}), body={"message": "你好"}),
+    Case(
+        "chat (OpenAI-compatible)",
+        "POST",
+        "/v1/chat/completions",
+        200,
+        frozenset({"elder", "other_elder"}),
+        body={"model": "zhian", "messages": [{"role": "user", "content": "你好"}]},
+    ),
+    Case("models (OpenAI-compatible)", "GET", "/v1/models", 200, frozenset(CALLERS[:8])),
 ]
 
 

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings
-from tests.conftest import PG_URL_VAR, bearer
+from tests.conftest import PG_URL_VAR, bearer, scripted_model
 
 ID = re.compile(r"[0-9a-f]{32}")
 TOKEN = re.compile(r"zhian_[0-9a-f]{8}_[A-Za-z0-9_-]+")
@@ -91,7 +91,9 @@ def zhian(engine: sa.Engine, tmp_path, monkeypatch) -> Iterator[Callable[..., Re
 @pytest.fixture
 def api(zhian) -> Iterator[TestClient]:
     """The app on the same database, configured from the same environment as the commands."""
-    with TestClient(create_app(Settings())) as client:
+    app = create_app(Settings())
+    scripted_model(app)
+    with TestClient(app) as client:
         yield client
 
 
