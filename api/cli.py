@@ -331,7 +331,9 @@ def create_token(
 
 @admin.command("elder-link")
 @click.argument("elder_id")
-@click.option("--label", default="elder link", show_default=True, help="A note, e.g. 'Mum's phone'.")
+@click.option(
+    "--label", default="elder link", show_default=True, help="A note, e.g. 'Mum's phone'."
+)
 @click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: never expires.")
 @click.option("--no-qr", is_flag=True, help="Print the link only.")
 def elder_link(elder_id: str, label: str, expires_in_days: int | None, no_qr: bool) -> None:
@@ -346,7 +348,9 @@ def elder_link(elder_id: str, label: str, expires_in_days: int | None, no_qr: bo
     except ZhianError as exc:
         _fail(exc.message)
     link = f"{_base_url(Settings())}/talk#token={issued.secret}"
-    click.echo(f"The link for {account.display_name} (token {issued.token.id}); shown only this once:")
+    click.echo(
+        f"The link for {account.display_name} (token {issued.token.id}); shown only this once:"
+    )
     if not no_qr:
         import qrcode
 

@@ -40,7 +40,11 @@ class Grounding:
     similarity_with_words: float = 0.80  # enough when a topic word is shared too
     similarity_alone: float = 0.90  # enough on its own (a paraphrase)
     recall_k: int = 4
-    history_turns: int = 6
+    # The conversation so far: up to `history_messages`, and the window moves on by
+    # `history_step` messages at a time, so that the start of the prompt stays the same from
+    # turn to turn and llama.cpp does not read it again.
+    history_messages: int = 8
+    history_step: int = 4
     history_hours: float = 6.0
 
 
@@ -115,9 +119,7 @@ class Companion:
         message, _ = store.add_message(
             session,
             scope,
-            store.MessageDraft(
-                text=text, role=MessageRole.elder, conversation_id=conversation_id
-            ),
+            store.MessageDraft(text=text, role=MessageRole.elder, conversation_id=conversation_id),
         )
         session.commit()  # the elder's words are kept whatever happens next
         language = message.language or scope.elder_language
@@ -198,19 +200,23 @@ class Companion:
 
     def _history(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:
         now = turn.elder_message.said_at
-        rows = session.exec(
-            select(Message)
-            .where(
-                Message.elder_id == scope.elder_id,
-                Message.role.in_([MessageRole.elder.value, MessageRole.companion.value]),  # type: ignore[attr-defined]
-                Message.said_at >= now - timedelta(hours=self.grounding.history_hours),
-                Message.id != turn.elder_message.id,
+        recent = list(
+            session.exec(
+                select(Message)
+                .where(
+                    Message.elder_id == scope.elder_id,
+                    Message.role.in_([MessageRole.elder.value, MessageRole.companion.value]),  # type: ignore[attr-defined]
+                    Message.said_at >= now - timedelta(hours=self.grounding.history_hours),
+                    Message.id != turn.elder_message.id,
+                )
+                .order_by(Message.said_at.desc(), Message.id.desc())  # type: ignore[attr-defined]
+                .limit(5 * self.grounding.history_messages)
             )
-            .order_by(Message.said_at.desc(), Message.id.desc())  # type: ignore[attr-defined]
-            .limit(self.grounding.history_turns)
-        )
+        )[::-1]
+        step, most = self.grounding.history_step, self.grounding.history_messages
+        start = max(0, (len(recent) - (most - step)) // step * step) if len(recent) > most else 0
         history: list[BaseMessage] = []
-        for message in reversed(list(rows)):
+        for message in recent[start:]:
             if message.role == MessageRole.elder.value:
                 history.append(HumanMessage(content=message.text))
             else:
@@ -220,16 +226,21 @@ class Companion:
     def _prompt(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:
         """The persona first, unchanged from turn to turn, so the embedded model keeps it read."""
         lines = [self._memory_line(h, turn, scope.elder_timezone) for h in turn.recalled]
-        today = turn.voice.date(turn.elder_message.said_at.astimezone(zone(scope.elder_timezone)).date())
+        today = turn.voice.date(
+            turn.elder_message.said_at.astimezone(zone(scope.elder_timezone)).date()
+        )
         body = turn.voice.turn.format(
             today=today,
             memories="\n".join(lines) or turn.voice.say("no_memories"),
             message=turn.elder_message.text,
         )
+        # The elder's words go in as they were said, so that next turn's history repeats this
+        # turn's prompt exactly and llama.cpp reuses it; memories go in a note just before.
         return [
             SystemMessage(content=turn.voice.persona),
             *self._history(session, scope, turn),
-            HumanMessage(content=body),
+            SystemMessage(content=body),
+            HumanMessage(content=turn.elder_message.text),
         ]
 
     def _explain_source(self, session: Session, scope: ElderScope, turn: Turn) -> None:
@@ -293,6 +304,7 @@ class Companion:
         first = True
         try:
             for chunk in self.model.stream(turn.prompt):
+                turn.timings.setdefault("first_token_ms", _ms(started))
                 for sentence in guard.feed(str(chunk.content)):
                     if first:
                         turn.timings["first_sentence_ms"] = _ms(started)
@@ -303,7 +315,9 @@ class Companion:
         except LLMUnavailable as exc:
             log.error("The language model is unavailable: %s", exc.message)
             raise LLMUnavailable(turn.voice.say("resting")) from exc
-        except Exception as exc:  # any failure of the model or its server: the elder sees one sentence
+        except (
+            Exception
+        ) as exc:  # any failure of the model or its server: the elder sees one sentence
             log.error("The language model failed: %s: %s", type(exc).__name__, exc)
             raise LLMUnavailable(turn.voice.say("resting")) from exc
         rest = guard.finish()

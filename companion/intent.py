@@ -17,7 +17,9 @@ _ZH_PAST = re.compile(
     r"|谁.{0,8}(?:来看|陪|照顾|带|给|送|是)我"
     r"|我(?:的)?(?:名字|生日|老家|家乡|故乡|工作|职业)"
 )
-_EN_QUESTION = re.compile(r"\?|^\s*(?:who|what|where|when|which|how|did|do|does|was|were|have|had|is|are)\b", re.I)
+_EN_QUESTION = re.compile(
+    r"\?|^\s*(?:who|what|where|when|which|how|did|do|does|was|were|have|had|is|are)\b", re.I
+)
 _EN_PAST = re.compile(
     r"\b(?:what|who|where|when|which)(?:'s| is| was| were| did| do)?\b.{0,40}\b(?:my|i|me)\b"
     r"|\bdid i\b|\bhave i\b|\bwas i\b|\bwere we\b|\bdo i have\b|\bwhen i was\b|\bused to\b"

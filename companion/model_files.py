@@ -87,7 +87,9 @@ def ensure_model_file(model: BundledModel, data_dir: Path, *, show_progress: boo
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    log.info("Preparing the language model %s in %s (once, %.1f GB)", model.title, target, total / 1e9)
+    log.info(
+        "Preparing the language model %s in %s (once, %.1f GB)", model.title, target, total / 1e9
+    )
     digest = hashlib.sha256()
     progress = Progress(
         TextColumn("[bold]Preparing the language model (once)"),

@@ -14,9 +14,20 @@ from memory.models import LANGUAGES
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,9 @@ def to_traditional(text: str) -> str:
         converted = to_trad.convert(text)
         if len(converted) != len(text):
             return converted
-        return "".join(o if o in _KEEP_IN_TRADITIONAL else c for o, c in zip(text, converted, strict=True))
+        return "".join(
+            o if o in _KEEP_IN_TRADITIONAL else c for o, c in zip(text, converted, strict=True)
+        )
     # Mixed: only the characters that exist in Simplified alone.
     return "".join(
         c if c in _KEEP_IN_TRADITIONAL or to_simp.convert(c) != c else to_trad.convert(c)

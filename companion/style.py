@@ -15,7 +15,9 @@ MAX_CJK_CHARS = 40  # per sentence
 MAX_WORDS = 24  # per sentence, English
 
 # Sentence ends: Chinese punctuation ends one at once; Latin punctuation when a space follows.
-_ZH_END = re.compile(r"[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\"')]*|[!?]+(?=[\u3400-\u9fff\u300c])")
+_ZH_END = re.compile(
+    r"[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\"')]*|[!?]+(?=[\u3400-\u9fff\u300c])"
+)
 _EN_END = re.compile(r"[.!?]+[\"'\u201d\u2019)*_]*(?=\s)")
 _QUESTION = re.compile(r"[?\uff1f]\W*$")
 _MARKDOWN = re.compile(r"^\s*(?:[-*•#>]+|\d+[.)、])\s*|\*\*|__|`")

@@ -142,7 +142,9 @@ def chat(
     resting (503)."""
     scope = _elder_scope(session, caller, elder_id)
     companion = _companion(request)
-    turn = companion.prepare(session, scope, _text_of(body.message), conversation_id=body.conversation_id)
+    turn = companion.prepare(
+        session, scope, _text_of(body.message), conversation_id=body.conversation_id
+    )
     session.commit()  # the elder's words are kept whatever happens next
     guard, sentences, said = _start(companion, turn)
     if not body.stream:
@@ -187,10 +189,14 @@ def _last_user_text(body: ChatCompletionRequest) -> str:
         if message.role == "user":
             if isinstance(message.content, list):
                 return "".join(
-                    str(part.get("text", "")) for part in message.content if part.get("type") == "text"
+                    str(part.get("text", ""))
+                    for part in message.content
+                    if part.get("type") == "text"
                 )
             return message.content or ""
-    raise InvalidInput("The messages hold no 'user' message: send what the elder says as role 'user'.")
+    raise InvalidInput(
+        "The messages hold no 'user' message: send what the elder says as role 'user'."
+    )
 
 
 def _completion_chunk(completion_id: str, created: int, delta: dict, finish: str | None) -> str:
@@ -220,7 +226,9 @@ def chat_completions(
     """OpenAI-compatible chat for any OpenAI-style app, with the elder's token as the API key.
     Only the newest 'user' message is taken: zhian keeps the conversation itself."""
     if caller.elder_id is None or caller.role is not Role.elder:
-        raise Forbidden("Use the elder's own token as the API key: this endpoint is the elder's chat.")
+        raise Forbidden(
+            "Use the elder's own token as the API key: this endpoint is the elder's chat."
+        )
     scope = _elder_scope(session, caller, caller.elder_id)
     companion = _companion(request)
     turn = companion.prepare(

@@ -157,7 +157,9 @@ CASES = [
     ),
     Case("audit log", "GET", "/v1/elders/{A}/audit", 200, frozenset(MANAGERS)),
     # Talking with the companion is the elder's alone, whatever else others may do.
-    Case("chat", "POST", "/v1/elders/{A}/chat", 200, frozenset({"elder"}), body={"message": "你好"}),
+    Case(
+        "chat", "POST", "/v1/elders/{A}/chat", 200, frozenset({"elder"}), body={"message": "你好"}
+    ),
     Case(
         "chat (OpenAI-compatible)",
         "POST",

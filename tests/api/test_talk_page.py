@@ -28,7 +28,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 def _chromium() -> str:
     if not shutil.which(CHROMIUM):
         if os.environ.get("CI"):
-            pytest.fail("Chromium is missing: CI must run the browser tests (apt-get install chromium).")
+            pytest.fail(
+                "Chromium is missing: CI must run the browser tests (apt-get install chromium)."
+            )
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     return CHROMIUM
 
@@ -71,7 +73,9 @@ def browser():
 def test_the_elder_sends_a_message_and_sees_the_reply_stream_in(server, browser, world):
     base, app = server
     app.state.companion.model = ScriptedModel(
-        responses=["好的，我記住了。", "美玲每個星期天來看您。您今天想她嗎？"], prompts=[], sleep=0.04
+        responses=["好的，我記住了。", "美玲每個星期天來看您。您今天想她嗎？"],
+        prompts=[],
+        sleep=0.04,
     )
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     ARTIFACTS.mkdir(exist_ok=True)

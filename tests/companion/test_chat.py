@@ -92,7 +92,8 @@ def test_a_fact_in_memory_is_recalled_with_its_source(
     # The model was shown the memory with its id, and the persona first.
     prompt = model.prompts[-1]
     assert prompt[0].content == voice(language).persona
-    assert f"[{memory_id}]" in prompt[-1].content
+    assert f"[{memory_id}]" in prompt[-2].content
+    assert prompt[-1].content == question
 
     # Asked how it knows: the date it was said and the very words, not the model.
     calls = len(model.prompts)
@@ -150,6 +151,28 @@ def test_a_reply_that_would_make_the_elder_feel_forgetful_is_repaired(chat_app, 
     assert reply["repairs"]["second_question"] == 1
 
 
+def test_the_start_of_the_prompt_stays_the_same_from_turn_to_turn(chat_app, world):
+    """The embedded model reuses what it has read: each prompt must begin with the previous
+    one's persona and conversation, moving on only a few messages at a time."""
+    client, app = chat_app
+    model = script(app, "好的。")
+    for i in range(12):
+        _say(client, world.a, f"今天是第{i}次說話。")
+    prompts = [[(m.type, m.content) for m in p] for p in model.prompts]
+    reused = 0
+    for before, after in zip(prompts, prompts[1:], strict=False):
+        assert after[0] == before[0]  # the persona
+        conversation_before = before[:-2]  # without the note and the words of that turn
+        if after[: len(conversation_before)] == conversation_before:
+            assert after[len(conversation_before) : len(conversation_before) + 2] == [
+                ("human", before[-1][1]),
+                ("ai", "好的。"),
+            ]
+            reused += 1
+    assert reused >= 7  # of 11: the window moves on every other turn
+    assert all(len(p) <= 1 + 8 + 2 for p in prompts)
+
+
 def test_both_turns_are_kept_with_the_memories_the_reply_drew_on(chat_app, world):
     client, app = chat_app
     script(app, "好的。", "美玲每個星期天來看您。")
@@ -194,7 +217,10 @@ def test_the_reply_streams_as_server_sent_events(chat_app, world):
 def test_when_the_model_is_resting_the_elder_hears_so_and_their_words_are_kept(chat_app, world):
     client, app = chat_app
     app.state.companion.model = RestingModel(responses=["x"])
-    for household, sentence in ((world.a, "智安在休息一下，請稍後再試。"), (world.b, "Zhian is taking")):
+    for household, sentence in (
+        (world.a, "智安在休息一下，請稍後再試。"),
+        (world.b, "Zhian is taking"),
+    ):
         text = "今天好冷" if household is world.a else "It is cold today"
         response = client.post(
             f"/v1/elders/{household.elder_id}/chat",
@@ -246,7 +272,10 @@ def test_an_openai_style_client_talks_with_the_elders_token(chat_app, world):
     url = "/v1/chat/completions"
     first = client.post(
         url,
-        json={"model": "zhian", "messages": [{"role": "user", "content": "我女兒叫美玲,她每個星期天來看我。"}]},
+        json={
+            "model": "zhian",
+            "messages": [{"role": "user", "content": "我女兒叫美玲,她每個星期天來看我。"}],
+        },
         headers=bearer(world.a.elder),
     )
     assert first.status_code == 200, first.text
@@ -315,5 +344,7 @@ def test_openai_endpoint_refuses_other_tokens_and_bad_bodies(chat_app, world):
     )
     assert empty.status_code == 422
     app.state.companion.model = RestingModel(responses=["x"])
-    with client.stream("POST", url, json=dict(body, stream=True), headers=bearer(world.a.elder)) as r:
+    with client.stream(
+        "POST", url, json=dict(body, stream=True), headers=bearer(world.a.elder)
+    ) as r:
         assert r.status_code == 503

@@ -41,11 +41,15 @@ def test_only_the_first_question_is_asked():
 
 
 def test_a_long_sentence_is_cut_at_a_clause():
-    long = "美玲每個星期天都會帶著孫子來看您,他們會一起吃午飯,然後在公園裡散步聊天,一直到傍晚才回家。"
+    long = (
+        "美玲每個星期天都會帶著孫子來看您,他們會一起吃午飯,然後在公園裡散步聊天,一直到傍晚才回家。"
+    )
     out, guard = _run("zh-Hant", long)
     assert len(out) == 2
     assert all(len(s) <= 41 for s in out)
-    assert "".join(out).replace("。", "").replace(",", "") == long.replace("。", "").replace(",", "")
+    assert "".join(out).replace("。", "").replace(",", "") == long.replace("。", "").replace(
+        ",", ""
+    )
     assert guard.repairs["long_sentence"] == 1
 
 
