@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,11 +14,12 @@ from api.errors import BodySizeLimit, register_error_handlers
 from api.routers import accounts, audit, chat, elders, grants, health, memories, messages, web
 from api.settings import Settings
 from companion.chat import Companion
-from companion.llm import make_chat_model
+from companion.llm import LlamaCppChat, make_chat_model
 from memory.db import make_engine
 from memory.embed import make_embedder
 from memory.index import VectorIndex, validate_location
 from memory.indexer import BackgroundIndexer
+from memory.store import most_common_language
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             indexer = BackgroundIndexer(app.state.engine, app.state.vector_index)
             indexer.start()
         app.state.indexer = indexer
+        if isinstance(app.state.companion.model, LlamaCppChat):
+            language = most_common_language(app.state.engine)
+            threading.Thread(
+                target=app.state.companion.warm_up, args=(language,), daemon=True, name="warm-up"
+            ).start()
         yield
         if indexer is not None:
             indexer.stop()

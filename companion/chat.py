@@ -109,6 +109,19 @@ class Companion:
         self.model = model
         self.grounding = grounding
 
+    def warm_up(self, language: str) -> None:
+        """Load the model and read the persona once, so that the elder's first turn is quick."""
+        started = time.perf_counter()
+        try:
+            self.model.invoke(
+                [SystemMessage(content=voice(language).persona), HumanMessage(content="…")],
+                max_tokens=1,
+            )
+        except Exception as exc:  # the first real turn reports it, in the elder's words
+            log.warning("The language model could not be prepared: %s", exc)
+            return
+        log.info("The companion is ready to talk (%.1f s)", time.perf_counter() - started)
+
     # --- before the model --------------------------------------------------------------
 
     def prepare(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -86,6 +87,13 @@ def create_elder(
         created_by=created_by,
     )
     return elder
+
+
+def most_common_language(engine: sa.Engine, default: str = "zh-Hant") -> str:
+    """The language most elders here speak first: what the companion prepares for."""
+    with Session(engine) as session:
+        counts = Counter(langs[0] for langs in session.exec(select(Elder.languages)) if langs)
+    return counts.most_common(1)[0][0] if counts else default
 
 
 def get_elder(session: Session, scope: ElderScope) -> Elder:
