@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             indexer = BackgroundIndexer(app.state.engine, app.state.vector_index)
             indexer.start()
         app.state.indexer = indexer
-        if isinstance(app.state.companion.model, LlamaCppChat):
+        if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):
             language = most_common_language(app.state.engine)
             threading.Thread(
                 target=app.state.companion.warm_up, args=(language,), daemon=True, name="warm-up"

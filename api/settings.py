@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="'embedded' (bundled model), 'small' (faster, weaker bundled model) or 'openai' "
         "(any OpenAI-compatible server; set llm_base_url)",
     )
+    llm_warm_up: bool = Field(
+        default=True,
+        description="Load the bundled model and read the persona when the server starts, so "
+        "that the first turn is quick.",
+    )
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None

@@ -89,8 +89,32 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.Engine]:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", max_request_bytes=2 * 1024 * 1024, index_in_background=False
+        data_dir=tmp_path / "data",
+        max_request_bytes=2 * 1024 * 1024,
+        index_in_background=False,
+        llm_warm_up=False,
     )
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the bundled language model, joined from its packages once for
+    the whole run."""
+    from companion.model_files import BUNDLED, ensure_model_file
+
+    data_dir = tmp_path_factory.mktemp("model")
+    ensure_model_file(BUNDLED["embedded"], data_dir, show_progress=False)
+    return data_dir
+
+
+def share_model(model_dir: Path, data_dir: Path) -> None:
+    """Give a data directory the joined model file without copying 1.1 GB (a hard link)."""
+    from companion.model_files import BUNDLED
+
+    source = BUNDLED["embedded"].path_in(model_dir)
+    target = BUNDLED["embedded"].path_in(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.link(source, target)
 
 
 def scripted_model(app, replies: list[str] | None = None) -> None:

@@ -19,7 +19,7 @@ from api.schemas import _storable
 from companion.chat import Companion, Reply, Turn
 from companion.style import StyleGuard
 from memory.access import ElderScope, resolve_scope
-from memory.errors import Forbidden, InvalidInput, TooLarge
+from memory.errors import Forbidden, InvalidInput, LLMUnavailable, TooLarge
 from memory.models import Memory, Permission, Role
 
 router = APIRouter(tags=["chat"])
@@ -154,9 +154,12 @@ def chat(
     def events() -> Iterator[str]:
         for sentence in said:
             yield _sse("delta", {"text": sentence})
-        for sentence in sentences:
-            said.append(sentence)
-            yield _sse("delta", {"text": sentence})
+        try:
+            for sentence in sentences:
+                said.append(sentence)
+                yield _sse("delta", {"text": sentence})
+        except LLMUnavailable as exc:  # the model stopped half way: keep what was said
+            yield _sse("error", {"error": exc.code, "message": exc.message})
         reply = companion.store_reply(scope, turn, said, guard)
         yield _sse("done", _public(turn, reply).model_dump(mode="json"))
 
@@ -261,14 +264,19 @@ def chat_completions(
 
     def chunks() -> Iterator[str]:
         yield _completion_chunk(completion_id, created, {"role": "assistant", "content": ""}, None)
-        index = 0
-        for source in (said, sentences):
-            for sentence in source:
-                if source is sentences:
-                    said.append(sentence)
-                text = sentence if index == 0 else separator + sentence
-                index += 1
-                yield _completion_chunk(completion_id, created, {"content": text}, None)
+        for i, sentence in enumerate(said):
+            text = sentence if i == 0 else separator + sentence
+            yield _completion_chunk(completion_id, created, {"content": text}, None)
+        try:
+            for sentence in sentences:
+                said.append(sentence)
+                yield _completion_chunk(
+                    completion_id, created, {"content": separator + sentence}, None
+                )
+        except LLMUnavailable as exc:  # the model stopped half way: say so, keep what was said
+            yield _completion_chunk(
+                completion_id, created, {"content": separator + exc.message}, None
+            )
         companion.store_reply(scope, turn, said, guard)
         yield _completion_chunk(completion_id, created, {}, "stop")
         yield "data: [DONE]\n\n"

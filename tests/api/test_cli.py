@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings
-from tests.conftest import PG_URL_VAR, bearer, scripted_model
+from tests.conftest import PG_URL_VAR, bearer, scripted_model, share_model
 
 ID = re.compile(r"[0-9a-f]{32}")
 TOKEN = re.compile(r"zhian_[0-9a-f]{8}_[A-Za-z0-9_-]+")
@@ -422,14 +422,18 @@ def test_serve_refuses_several_workers_on_the_embedded_index(zhian):
     assert "Chroma server" in said
 
 
-def test_serve_starts_on_an_empty_data_directory_and_prints_the_first_admin_token(tmp_path):
+def test_serve_starts_on_an_empty_data_directory_and_prints_the_first_admin_token(
+    tmp_path, model_dir
+):
     data_dir = tmp_path / "data"
+    share_model(model_dir, data_dir)  # joined once per test run, not once per start
     port = _free_port()
 
     first = Server(tmp_path, data_dir, port, "first")
     try:
         first.wait_until_healthy()
         assert first.url in first.stdout, first.logs()
+        assert "Language model: Qwen2.5-Coder-1.5B-Instruct" in first.stdout, first.logs()
         tokens = _tokens(first.stdout)
         assert len(tokens) == 1, first.logs()
         token = tokens[0]

@@ -44,6 +44,7 @@ def server(
     )
     app.state.vector_index = vector_index
     app.state.companion.index = vector_index
+    app.state.companion.model = ScriptedModel(responses=["好的。"], prompts=[])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -41,6 +41,18 @@ class RestingModel(FakeListChatModel):
         raise ConnectionError("Connection refused")
 
 
+class StumblingModel(FakeListChatModel):
+    """A model whose server goes away after the first sentence."""
+
+    def _stream(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        for piece in ("今天", "天氣好。", "我們"):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        raise ConnectionError("Connection reset by peer")
+
+
 @pytest.fixture
 def chat_app(
     engine: sa.Engine, settings: Settings, vector_index: VectorIndex
@@ -50,6 +62,7 @@ def chat_app(
     )
     app.state.vector_index = vector_index
     app.state.companion.index = vector_index
+    script(app)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, app
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from companion.persona import voice
-from tests.companion.conftest import RestingModel, script
+from tests.companion.conftest import RestingModel, StumblingModel, script
 from tests.conftest import bearer
 
 # (language, the fact told, the question about it, a word the answer must hold,
@@ -348,3 +348,23 @@ def test_openai_endpoint_refuses_other_tokens_and_bad_bodies(chat_app, world):
         "POST", url, json=dict(body, stream=True), headers=bearer(world.a.elder)
     ) as r:
         assert r.status_code == 503
+
+
+def test_a_model_that_stops_half_way_leaves_what_was_said(chat_app, world):
+    client, app = chat_app
+    app.state.companion.model = StumblingModel(responses=["x"])
+    with client.stream(
+        "POST",
+        f"/v1/elders/{world.a.elder_id}/chat",
+        json={"message": "今天天氣如何", "stream": True},
+        headers=bearer(world.a.elder),
+    ) as response:
+        assert response.status_code == 200
+        body = "".join(response.iter_text())
+    events = [block.split("\n")[0].removeprefix("event: ") for block in body.strip().split("\n\n")]
+    assert events == ["delta", "error", "done"]
+    assert "智安在休息一下" in body
+    items = client.get(
+        f"/v1/elders/{world.a.elder_id}/messages", headers=bearer(world.a.elder)
+    ).json()["items"]
+    assert [m["text"] for m in items] == ["今天天氣如何", "今天天氣好。"]

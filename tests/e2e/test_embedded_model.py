@@ -14,17 +14,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from companion.llm import make_chat_model
-from companion.model_files import BUNDLED, ensure_model_file
 from memory.index import VectorIndex
 from tests.conftest import bearer
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled model, joined from its packages once for the whole run."""
-    data_dir = tmp_path_factory.mktemp("model")
-    ensure_model_file(BUNDLED["embedded"], data_dir, show_progress=False)
-    return data_dir
 
 
 @pytest.fixture
