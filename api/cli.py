@@ -112,9 +112,16 @@ def _prepare_language_model(settings: Settings) -> None:
     from companion.model_files import BUNDLED, ensure_model_file
     from memory.errors import LLMUnavailable
 
-    if settings.llm_base_url or settings.llm not in BUNDLED:
-        click.echo(f"Language model: the server at {settings.llm_base_url}")
+    if settings.llm_base_url:
+        click.echo(
+            f"Language model: {settings.llm_model or 'the model'} at {settings.llm_base_url}"
+        )
         return
+    if settings.llm not in BUNDLED:
+        _fail(
+            f"ZHIAN_LLM={settings.llm} needs ZHIAN_LLM_BASE_URL (an OpenAI-compatible server, e.g. "
+            "http://localhost:11434/v1 for Ollama), or use ZHIAN_LLM=embedded."
+        )
     try:
         path = ensure_model_file(BUNDLED[settings.llm], settings.ensure_data_dir())
     except LLMUnavailable as exc:
@@ -347,7 +354,13 @@ def elder_link(elder_id: str, label: str, expires_in_days: int | None, no_qr: bo
             issued = access.issue_token(session, account, label=label, expires_at=expires_at)
     except ZhianError as exc:
         _fail(exc.message)
-    link = f"{_base_url(Settings())}/talk#token={issued.secret}"
+    settings = Settings()
+    if not settings.public_url:
+        err.print(
+            "[yellow]ZHIAN_PUBLIC_URL is not set:[/yellow] this link only opens on this computer. "
+            "Set it to the address a phone can reach (e.g. https://zhian.example.org)."
+        )
+    link = f"{_base_url(settings)}/talk#token={issued.secret}"
     click.echo(
         f"The link for {account.display_name} (token {issued.token.id}); shown only this once:"
     )

@@ -44,10 +44,11 @@ MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
 console = Console(stderr=True)
 
 # Saying it does not know, in each language: an absent probe is answered well with one of these.
+# An invitation alone ("tell me about him") does not count: it may follow an invented answer.
 DONT_KNOW = {
-    "zh-Hant": ("不知道", "不清楚", "不確定", "沒有提到", "沒有聽您說", "告訴我", "說說"),
-    "zh-Hans": ("不知道", "不清楚", "不确定", "没有提到", "没有听您说", "告诉我", "说说"),
-    "en": ("don't know", "do not know", "not sure", "haven't told", "tell me", "no memory"),
+    "zh-Hant": ("不知道", "不清楚", "不確定", "沒有提到", "沒有聽您說過"),
+    "zh-Hans": ("不知道", "不清楚", "不确定", "没有提到", "没有听您说过"),
+    "en": ("don't know", "do not know", "not sure", "haven't told me", "have not told me"),
 }
 
 

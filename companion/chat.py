@@ -15,7 +15,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from companion.intent import asks_about_own_past, asks_how_known, named_relations
+from companion.intent import (
+    asks_about_own_past,
+    asks_how_known,
+    is_question,
+    named_relations,
+)
 from companion.persona import Voice, voice
 from companion.style import StyleGuard, join_sentences
 from memory import store
@@ -31,14 +36,18 @@ from memory.timeutil import zone
 
 log = logging.getLogger(__name__)
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_HISTORY_CHARS = 300  # per message in the prompt: long dictation must not crowd out the rest
+_QUOTE_CHARS = 80  # of the elder's words, when saying where a memory came from
+
 
 @dataclass(frozen=True)
 class Grounding:
     """When recalled memories count as support for an answer about the elder's past. Cosine
     similarities are e5-small's; calibrated on bench/chat.py's probes."""
 
-    similarity_with_words: float = 0.80  # enough when a topic word is shared too
-    similarity_alone: float = 0.90  # enough on its own (a paraphrase)
+    similarity_with_words: float = 0.80  # enough when the question's words are shared too
+    similarity_alone: float = 0.93  # enough on its own (a paraphrase)
     recall_k: int = 4
     # The conversation so far: up to `history_messages`, and the window moves on by
     # `history_step` messages at a time, so that the start of the prompt stays the same from
@@ -70,6 +79,10 @@ class Reply:
     text: str
     used: list[Hit | Memory]
     repairs: dict[str, int]
+
+
+def _clip(text: str, most: int) -> str:
+    return text if len(text) <= most else text[:most].rstrip() + "…"
 
 
 def _ms(since: float) -> float:
@@ -184,26 +197,31 @@ class Companion:
         return len(set(query_terms(question)) & set(terms(memory_text)))
 
     def _relevant(self, question: str, hit: Hit) -> bool:
+        if is_question(hit.memory.text):  # an earlier question holds no answer
+            return False
         if self._overlap(question, hit.memory.text) >= 1:
             return True
         return hit.similarity is not None and hit.similarity >= self.grounding.similarity_with_words
 
     def _supports(self, question: str, hit: Hit) -> bool:
-        """Whether this memory can ground an answer about the elder's past."""
+        """Whether this memory can ground an answer about the elder's past: it names the same
+        kind of person the question names, and shares its words (Chinese: two character
+        pairs, as in 星期天 or 先生叫) and its meaning; or is a close paraphrase of it."""
         asked = named_relations(question)
         if asked and not asked & named_relations(hit.memory.text):
             return False  # asked about a brother, the memory is about a daughter
-        shared = self._overlap(question, hit.memory.text) + (1 if asked else 0)
+        shared = self._overlap(question, hit.memory.text)
+        needed = 2 if _CJK.search(question) else 1
         if hit.similarity is None:  # the vector index is down: words alone
-            return shared >= 2
+            return shared >= needed + 1
         if hit.similarity >= self.grounding.similarity_alone:
             return True
-        return shared >= 1 and hit.similarity >= self.grounding.similarity_with_words
+        return shared >= needed and hit.similarity >= self.grounding.similarity_with_words
 
     def _memory_line(self, hit: Hit, turn: Turn, elder_timezone: str) -> str:
         memory = hit.memory
         day = turn.voice.date(memory.said_at.astimezone(zone(elder_timezone)).date())
-        words = memory.text if len(memory.text) <= 300 else memory.text[:300] + "…"
+        words = _clip(memory.text, _HISTORY_CHARS)
         if memory.role == MessageRole.elder.value:
             said = turn.voice.say("you_said")
             words = _second_person(words, memory.language or turn.voice.language)
@@ -230,10 +248,11 @@ class Companion:
         start = max(0, (len(recent) - (most - step)) // step * step) if len(recent) > most else 0
         history: list[BaseMessage] = []
         for message in recent[start:]:
+            text = _clip(message.text, _HISTORY_CHARS)
             if message.role == MessageRole.elder.value:
-                history.append(HumanMessage(content=message.text))
+                history.append(HumanMessage(content=text))
             else:
-                history.append(AIMessage(content=message.text))
+                history.append(AIMessage(content=text))
         return history
 
     def _prompt(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:
@@ -253,7 +272,7 @@ class Companion:
             SystemMessage(content=turn.voice.persona),
             *self._history(session, scope, turn),
             SystemMessage(content=body),
-            HumanMessage(content=turn.elder_message.text),
+            HumanMessage(content=_clip(turn.elder_message.text, _HISTORY_CHARS)),
         ]
 
     def _explain_source(self, session: Session, scope: ElderScope, turn: Turn) -> None:
@@ -277,14 +296,20 @@ class Companion:
         parts = []
         for memory_id, message in sources[:2]:
             day = turn.voice.date(message.said_at.astimezone(zone(scope.elder_timezone)).date())
+            words = _clip(message.text, _QUOTE_CHARS)
             if message.role == MessageRole.elder.value:
-                parts.append(turn.voice.say("source_intro", date=day, words=message.text))
+                parts.append(turn.voice.say("source_intro", date=day, words=words))
             else:
                 speaker = message.speaker or MessageRole.family.value
                 parts.append(
-                    turn.voice.say("source_family", speaker=speaker, date=day, words=message.text)
+                    turn.voice.say("source_family", speaker=speaker, date=day, words=words)
                 )
             turn.fixed_memory_ids.append(memory_id)
+            memory = session.get(Memory, memory_id)
+            if memory is not None:
+                turn.recalled.append(
+                    Hit(memory=memory, score=1.0, sources=[(message.id or 0, message.external_id)])
+                )
         turn.fixed_reply = join_sentences(parts, turn.voice.language)
 
     def _sources(

@@ -8,31 +8,50 @@ import re
 from memory.language import _converter
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# A message is read clause by clause: "我女兒叫美玲，你記住了嗎？" tells, then asks something else.
+_CLAUSES = re.compile(r"[，,。．.!！;；\n]+")
+
 # Chinese is matched in Simplified form (Traditional folded first).
-_ZH_QUESTION = re.compile(r"[?\uff1f]|吗|什么|谁|哪|几|多少|怎么|何时|是不是|有没有|呢$")
+_ZH_QUESTION = re.compile(r"[?\uff1f]|吗|什么|谁|哪|几|多少|怎么|何时|是不是|有没有|啥|多大|呢$")
+_ZH_RECALL_REQUEST = re.compile(r"(?:告诉|提醒|说说|讲讲)(?:一下)?我")
+_ZH_NOT_PAST = re.compile(
+    r"要不要|要|能不能|能|该|应该|可以|会不会|明天|后天|待会|等一下|等会|今天|今晚|现在|怎么办|帮我|给我"
+)
+_ZH_SELF = re.compile(r"我|咱|谁是|是谁|谁来")
 _ZH_PAST = re.compile(
-    r"我(?:以前|从前|小时候|年轻|当年|那时|那年|过去|之前|上次|昨天|前天|上个|去年)"
-    r"|我(?:去过|住过|做过|见过|养过|学过|读过|念过|种过|当过)"
-    r"|我(?:是在|在哪|是哪|是什么时候|是几)"
-    r"|谁.{0,8}(?:来看|陪|照顾|带|给|送|是)我"
-    r"|我(?:的)?(?:名字|生日|老家|家乡|故乡|工作|职业)"
+    r"以前|从前|小时候|年轻|当年|那时|那年|过去|之前|上次|昨天|前天|上个|去年|当初|早年"
+    r"|去过|住过|做过|见过|养过|学过|读过|念过|种过|当过|干过|有过"
+    r"|名字|叫什么|叫啥|是谁|谁是|几岁|多大|生日|出生|结婚|嫁|娶|老家|家乡|故乡|住在哪|住哪"
+    r"|工作|做什么的|干什么的|职业|学校|孩子|几个|来看|来过|陪|照顾"
+    r"|喜欢|爱吃|爱听|爱看|最爱|每天|每个|平常|常常|习惯"
 )
 _EN_QUESTION = re.compile(
-    r"\?|^\s*(?:who|what|where|when|which|how|did|do|does|was|were|have|had|is|are)\b", re.I
+    r"\?|^\s*(?:who|what|where|when|which|how|did|do|does|was|were|have|had|is|are)\b"
+    r"|^\s*(?:tell me about|remind me)\b",
+    re.I,
 )
+_EN_NOT_PAST = re.compile(
+    r"\b(?:should|can|could|will|would|shall|may|might|going to|tomorrow|tonight|today|now"
+    r"|need|want)\b"
+    r"|\bhow are you\b|\bwhat time is it\b",
+    re.I,
+)
+_EN_SELF = re.compile(r"\b(?:my|i|me|we|our|us)\b|\bwho is [A-Z]|\bwho was [A-Z]", re.I)
 _EN_PAST = re.compile(
-    r"\b(?:what|who|where|when|which)(?:'s| is| was| were| did| do)?\b.{0,40}\b(?:my|i|me)\b"
-    r"|\bdid i\b|\bhave i\b|\bwas i\b|\bwere we\b|\bdo i have\b|\bwhen i was\b|\bused to\b"
-    r"|\bmy (?:name|birthday|hometown|job|childhood)\b",
+    r"\b(?:was|were|did|used to|had|name|called|born|grew up|married|honeymoon|live|lived"
+    r"|old am i|children|kids|school|job|worked|work|visits|visited|phones|who is|who was"
+    r"|tell me about|remind me|favourite|favorite|like|love|usually|every|do i|am i)\b",
     re.I,
 )
 _HOW_KNOWN = re.compile(
-    r"(?:你|您)怎(?:么|麼)(?:会|會)?知道|(?:谁|誰)告(?:诉|訴)(?:你|您)|(?:哪里|哪裡|哪兒|哪儿)(?:听|聽)(?:来|來)"
-    r"|(?:你|您)(?:从|從)(?:哪|那)(?:里|裡)?知道"
-    r"|\bhow (?:do|did) you know\b|\bwho told you\b|\bwhere did you (?:hear|get) that\b",
+    r"(?:你|您)(?:是)?(?:怎么|怎麼|咋)(?:会|會)?(?:知道|晓得|曉得)"
+    r"|(?:谁|誰)(?:告诉|告訴|跟)(?:你|您)|(?:谁|誰)说的|(?:谁|誰)說的"
+    r"|(?:你|您)(?:听|聽)(?:谁|誰)说|(?:你|您)(?:听|聽)(?:谁|誰)說"
+    r"|(?:哪里|哪裡|哪兒|哪儿)(?:听|聽)(?:来|來)|(?:你|您)(?:从|從)(?:哪|那)(?:里|裡)?(?:知道|听|聽)"
+    r"|\bhow (?:do|did|would) you know\b(?:\s+(?:that|this|it))?\s*\??\s*$"
+    r"|\bwho (?:told|said) (?:you|that)\b|\bwhere did you (?:hear|get) that\b",
     re.I,
 )
-_NOT_ABOUT_PAST = re.compile(r"\bhow are you\b|你好吗|您好吗|你叫什么", re.I)
 
 # Family and other people: a question naming one needs a memory naming the same one.
 _RELATIONS: tuple[tuple[str, ...], ...] = (
@@ -42,16 +61,21 @@ _RELATIONS: tuple[tuple[str, ...], ...] = (
     ("弟弟", "小弟", "brother"),
     ("姐姐", "大姐", "二姐", "sister"),
     ("妹妹", "小妹", "sister"),
-    ("太太", "老婆", "妻子", "老伴", "wife"),
-    ("先生", "老公", "丈夫", "老伴", "husband"),
+    ("太太", "老婆", "妻子", "老伴", "爱人", "wife"),
+    ("先生", "老公", "丈夫", "老伴", "爱人", "husband"),
     ("爸爸", "父亲", "爸", "father", "dad"),
     ("妈妈", "母亲", "妈", "mother", "mum", "mom"),
-    ("孙子", "孙女", "外孙", "外孙女", "grandson", "granddaughter", "grandchild"),
-    ("爷爷", "奶奶", "外公", "外婆", "grandfather", "grandmother", "grandpa", "grandma"),
+    ("孙子", "grandson"),
+    ("孙女", "granddaughter"),
+    ("外孙", "grandson"),
+    ("外孙女", "granddaughter"),
+    ("爷爷", "外公", "grandfather", "grandpa"),
+    ("奶奶", "外婆", "grandmother", "grandma"),
     ("朋友", "老朋友", "friend"),
     ("邻居", "neighbor", "neighbour"),
     ("医生", "doctor"),
-    ("狗", "猫", "dog", "cat", "pet"),
+    ("狗", "dog", "spaniel", "puppy"),
+    ("猫", "cat", "kitten"),
 )
 
 
@@ -60,21 +84,40 @@ def _simplified(text: str) -> str:
 
 
 def asks_how_known(text: str) -> bool:
-    return bool(_HOW_KNOWN.search(text))
+    return bool(_HOW_KNOWN.search(text.replace("\u2019", "'")))
+
+
+def is_question(text: str) -> bool:
+    """Whether the words ask something (a memory that is a question supports no answer)."""
+    if _CJK.search(text):
+        return bool(_ZH_QUESTION.search(_simplified(text)))
+    return bool(_EN_QUESTION.search(text))
 
 
 def asks_about_own_past(text: str) -> bool:
-    """A question about the elder's own life: people, places, events, what they did."""
-    if asks_how_known(text) or _NOT_ABOUT_PAST.search(text):
+    """A question about the elder's own life (people, places, events, what they did), not a
+    plan, a request or a question about today."""
+    if asks_how_known(text):
         return False
-    zh = _simplified(text)
-    if _CJK.search(zh):
-        if _ZH_QUESTION.search(zh) and (_ZH_PAST.search(zh) or named_relations(zh)):
-            return "我" in zh or "咱" in zh
+    return any(_clause_asks_about_past(c.strip()) for c in _CLAUSES.split(text) if c.strip())
+
+
+def _clause_asks_about_past(clause: str) -> bool:
+    if _CJK.search(clause):
+        zh = _simplified(clause)
+        if not (_ZH_QUESTION.search(zh) or _ZH_RECALL_REQUEST.search(zh)):
+            return False
+        if _ZH_NOT_PAST.search(zh.replace("要来看", "").replace("能记", "")) and not re.search(
+            r"以前|从前|小时候|年轻|当年|去年|昨天|上次", zh
+        ):
+            return False
+        return bool(_ZH_SELF.search(zh)) and bool(_ZH_PAST.search(zh) or named_relations(zh))
+    clause = clause.replace("\u2019", "'")
+    if not _EN_QUESTION.search(clause) or _EN_NOT_PAST.search(clause):
         return False
-    if _EN_QUESTION.search(text) and (_EN_PAST.search(text) or named_relations(text)):
-        return bool(re.search(r"\b(?:my|i|me|we|our)\b", text, re.I))
-    return False
+    return bool(_EN_SELF.search(clause)) and bool(
+        _EN_PAST.search(clause) or named_relations(clause)
+    )
 
 
 def named_relations(text: str) -> set[int]:
@@ -86,6 +129,15 @@ def named_relations(text: str) -> set[int]:
             if name.isascii():
                 if re.search(rf"\b{name}s?\b", zh):
                     found.add(i)
-            elif name in zh:
+            elif name in zh and not (name == "孙子" and "外孙子" in zh):
                 found.add(i)
+    # 外孙女 holds 孙女 and 外孙; 孙女 holds no 外孙女: the longest name wins.
+    if "外孙女" in zh:
+        found -= {_index("孙女"), _index("外孙")}
+    elif "外孙" in zh:
+        found -= {_index("孙子")}
     return found
+
+
+def _index(name: str) -> int:
+    return next(i for i, names in enumerate(_RELATIONS) if names[0] == name)

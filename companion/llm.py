@@ -33,7 +33,7 @@ class LlamaCppChat(BaseChatModel):
     time, and never reset between turns, so a prompt that begins the same way is not read again."""
 
     model_title: str = "local GGUF model"
-    n_ctx: int = 4096
+    n_ctx: int = 8192
     n_threads: int = 2
     max_tokens: int = 200
     temperature: float = 0.3

@@ -22,7 +22,16 @@ _EN_END = re.compile(r"[.!?]+[\"'\u201d\u2019)*_]*(?=\s)")
 _QUESTION = re.compile(r"[?\uff1f]\W*$")
 _MARKDOWN = re.compile(r"^\s*(?:[-*•#>]+|\d+[.)、])\s*|\*\*|__|`")
 _SPEAKER = re.compile(r"^\s*(?:智安|Zhian)\s*[:\uff1a]\s*")
-_RECALL_QUESTION = re.compile(r"(?:記得|记得).{0,15}[嗎吗]|\bremember\b[^.!]*\?", re.IGNORECASE)
+# "您記得美玲嗎？", "Do you remember Susan?": asking the elder to remember.
+_RECALL_QUESTION = re.compile(
+    r"(?:您|你)(?:還|还|應該|应该)?(?:記得|记得|記不記得|记不记得).{0,12}[嗎吗]"
+    r"|\bremember\b[^.!]*\?",
+    re.IGNORECASE,
+)
+# A question that does not end with a question mark: "您累嗎", "是不是".
+_ZH_QUESTION_WORD = re.compile(r"[嗎吗呢]\W*$")
+# Abbreviations whose full stop ends no sentence.
+_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof)\.$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CLAUSE = re.compile(r"[,\uff0c\u3001;\uff1b]")
 
@@ -67,7 +76,11 @@ class StyleGuard:
 
     def _next_end(self) -> int | None:
         newline = self._buffer.find("\n")
-        ends = [m.end() for m in (_ZH_END.search(self._buffer), _EN_END.search(self._buffer)) if m]
+        ends = [m.end() for m in (_ZH_END.search(self._buffer),) if m]
+        for match in _EN_END.finditer(self._buffer):
+            if not _ABBREVIATION.search(self._buffer[: match.end()]):
+                ends.append(match.end())
+                break
         if newline >= 0:
             ends.append(newline + 1)
         if not ends:
@@ -85,13 +98,16 @@ class StyleGuard:
         if self.full:
             self.repairs["too_many_sentences"] += 1
             return []
-        lowered = sentence.lower()
+        lowered = sentence.lower().replace("\u2019", "'")
         if any(phrase in lowered for phrase in self.voice.avoid) or _RECALL_QUESTION.search(
             sentence
         ):
             self.repairs["forgetful_phrasing"] += 1
             return []
-        if _QUESTION.search(sentence):
+        sentence = self._one_question_inside(sentence)
+        if _QUESTION.search(sentence) or (
+            self.voice.language.startswith("zh") and _ZH_QUESTION_WORD.search(sentence)
+        ):
             if self._asked:
                 self.repairs["second_question"] += 1
                 return []
@@ -102,6 +118,14 @@ class StyleGuard:
                 self._sentences += 1
                 out.append(part)
         return out
+
+    def _one_question_inside(self, sentence: str) -> str:
+        """ "Did you enjoy it?Was it sunny?" arrives as one sentence: keep its first question."""
+        marks = [m.start() for m in re.finditer(r"[?\uff1f]", sentence)]
+        if len(marks) > 1 and marks[0] < len(sentence) - 1:
+            self.repairs["second_question"] += 1
+            return sentence[: marks[0] + 1]
+        return sentence
 
     def _shorten(self, sentence: str) -> list[str]:
         cjk = len(_CJK.findall(sentence))

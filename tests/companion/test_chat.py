@@ -4,6 +4,8 @@ know', the reply's language, and what happens when the model is resting."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -100,8 +102,10 @@ def test_a_fact_in_memory_is_recalled_with_its_source(
     source = _say(client, household, how)
     assert source["kind"] == "source"
     assert fact in source["reply"]
-    assert ("2026" in source["reply"]) or ("20" in source["reply"])
+    said_on = datetime.now(ZoneInfo("Asia/Taipei")).date()
+    assert voice(language).date(said_on) in source["reply"]
     assert source["used_memory_ids"] == [memory_id]
+    assert [m["message_ids"] for m in source["used_memories"]] == [[told["message_id"]]]
     assert len(model.prompts) == calls
 
 
@@ -368,3 +372,42 @@ def test_a_model_that_stops_half_way_leaves_what_was_said(chat_app, world):
         f"/v1/elders/{world.a.elder_id}/messages", headers=bearer(world.a.elder)
     ).json()["items"]
     assert [m["text"] for m in items] == ["今天天氣如何", "今天天氣好。"]
+
+
+@pytest.mark.parametrize(
+    ("language", "fact", "question"),
+    [
+        ("zh-Hant", "我女兒叫美玲，她每個星期天來看我。", "我女兒住在哪裡？"),
+        ("zh-Hant", "我的孫子叫小傑，今年讀小學三年級。", "我的外孫女叫什麼名字？"),
+        ("zh-Hans", "我儿子叫建国，他在上海开餐馆。", "我儿子几岁了？"),
+        ("en", "My dog was called Rex.", "What was my cat called?"),
+        ("en", "My daughter Susan lives in Leeds.", "What is my daughter's husband called?"),
+    ],
+)
+def test_a_memory_about_the_same_person_but_not_the_thing_asked_is_no_answer(
+    chat_app, world, language, fact, question
+):
+    client, app = chat_app
+    household = world.b if language == "en" else world.a
+    model = script(app, "OK.")
+    _say(client, household, fact)
+    gated = _say(client, household, question)
+    assert gated["kind"] == "not_known", gated
+    assert len(model.prompts) == 1
+
+
+def test_asking_the_same_question_twice_does_not_make_it_an_answer(chat_app, world):
+    client, app = chat_app
+    model = script(app, "好的。")
+    for _ in range(3):
+        gated = _say(client, world.a, "我哥哥叫什麼名字？")
+        assert gated["kind"] == "not_known"
+    assert model.prompts == []
+
+
+def test_telling_and_asking_in_one_breath_is_not_gated(chat_app, world):
+    client, app = chat_app
+    model = script(app, "美玲真好。")
+    reply = _say(client, world.a, "我女兒叫美玲，你記住了嗎？")
+    assert reply["kind"] == "answer"
+    assert len(model.prompts) == 1

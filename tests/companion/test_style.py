@@ -81,3 +81,42 @@ def test_traditional_text_is_not_converted_twice():
     assert to_traditional("一起吃午飯，傍晚才回家") == "一起吃午飯，傍晚才回家"
     assert to_traditional("您的女儿会来台南") == "您的女兒會來台南"
     assert to_traditional("您的女兒会来") == "您的女兒會來"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("zh-Hant", "您應該記得美玲吧？"),
+        ("zh-Hant", "您有印象嗎？"),
+        ("zh-Hant", "我剛才已經告訴過您了。"),
+        ("zh-Hant", "您又忘記了。"),
+        ("zh-Hant", "不對，美玲是星期六來。"),
+        ("zh-Hans", "您记错了。"),
+        ("en", "I\u2019ve already told you."),
+        ("en", "You\u2019re wrong about that."),
+        ("en", "You've already asked me that."),
+        ("en", "That isn't right."),
+    ],
+)
+def test_more_ways_of_making_someone_feel_forgetful_or_corrected(language, text):
+    out, guard = _run(language, text)
+    assert out == []
+    assert guard.repairs["forgetful_phrasing"] == 1
+
+
+def test_remembering_something_oneself_is_fine():
+    out, _ = _run("zh-Hant", "我會記得您說的話，您累嗎？")
+    assert out == ["我會記得您說的話，您累嗎？"]
+
+
+def test_two_questions_without_a_space_and_questions_without_a_mark():
+    out, guard = _run("en", "Did you enjoy it?Was it sunny? ")
+    assert out == ["Did you enjoy it?"]
+    out, guard = _run("zh-Hant", "您想喝茶嗎。您今天好嗎？")
+    assert out == ["您想喝茶嗎。"]
+    assert guard.repairs["second_question"] == 1
+
+
+def test_a_title_does_not_end_a_sentence():
+    out, _ = _run("en", "Mr. Chen called. He will come on Sunday. ")
+    assert out == ["Mr. Chen called.", "He will come on Sunday."]
