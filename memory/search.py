@@ -56,6 +56,9 @@ class Query:
     kinds: Sequence[str] | None = None
     # Whose words: e.g. ("elder", "family") to leave out what the companion itself said.
     roles: Sequence[str] | None = None
+    # With `as_of`, leave out what was said after it (what was known then); False only reads
+    # the time words from `as_of`.
+    hide_later: bool = True
 
 
 @dataclass
@@ -193,7 +196,7 @@ def search(
     as_of = query.as_of or utcnow()
     # An explicit `as_of` asks what was known then: nothing said after it.
     until = query.until
-    if query.as_of is not None:
+    if query.as_of is not None and query.hide_later:
         just_after = query.as_of + timedelta(microseconds=1)
         until = just_after if until is None else min(until, just_after)
     said = TimeRange(start=query.since, end=until) if (query.since or until) else None

@@ -138,6 +138,28 @@ def test_as_of_hides_what_was_said_later(search_client, world, life):
     assert all(hit["said_at"] < "2026-07-01" for hit in result["results"])
 
 
+def test_as_of_can_read_time_words_without_hiding_what_came_later(search_client, world, life):
+    from memory.access import caller_for, elder_account, resolve_scope
+    from memory.search import Query, search
+
+    app = search_client.app
+    as_of = datetime(2026, 7, 1, tzinfo=UTC)
+    with session_scope(app.state.engine) as session:
+        scope = resolve_scope(
+            session, caller_for(elder_account(session, world.a.elder_id)), world.a.elder_id
+        )
+        index = app.state.vector_index
+        hidden = search(session, scope, index, Query("chess Robert husband", k=10, as_of=as_of))
+        shown = search(
+            session,
+            scope,
+            index,
+            Query("chess Robert husband", k=10, as_of=as_of, hide_later=False),
+        )
+    assert all("Robert" not in h.memory.text for h in hidden.hits)
+    assert "Robert" in shown.hits[0].memory.text
+
+
 def test_since_until_and_kinds_filter(search_client, world, life):
     result = _search(
         search_client,
