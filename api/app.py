@@ -11,7 +11,18 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api.errors import BodySizeLimit, register_error_handlers
-from api.routers import accounts, audit, chat, elders, grants, health, memories, messages, web
+from api.routers import (
+    accounts,
+    audit,
+    chat,
+    elders,
+    facts,
+    grants,
+    health,
+    memories,
+    messages,
+    web,
+)
 from api.settings import Settings
 from companion.chat import Companion
 from companion.llm import LlamaCppChat, make_chat_model
@@ -45,9 +56,10 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             indexer.start()
         app.state.indexer = indexer
         if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):
-            language = most_common_language(app.state.engine)
             threading.Thread(
-                target=app.state.companion.warm_up, args=(language,), daemon=True, name="warm-up"
+                target=lambda: app.state.companion.warm_up(most_common_language(app.state.engine)),
+                daemon=True,
+                name="warm-up",
             ).start()
         yield
         if indexer is not None:
@@ -82,6 +94,6 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.indexer = None
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, elders, accounts, grants, messages, memories, chat, audit, web):
+    for module in (health, elders, accounts, grants, messages, memories, facts, chat, audit, web):
         app.include_router(module.router)
     return app

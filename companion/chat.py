@@ -81,6 +81,13 @@ class Reply:
     repairs: dict[str, int]
 
 
+_FUNCTION_CHARS = frozenset("我你您他她它的了吗嗎呢吧啊")
+
+
+def _content(found: list[str]) -> set[str]:
+    return {t for t in found if not _FUNCTION_CHARS.intersection(t)}
+
+
 def _clip(text: str, most: int) -> str:
     return text if len(text) <= most else text[:most].rstrip() + "…"
 
@@ -196,6 +203,10 @@ class Companion:
     def _overlap(self, question: str, memory_text: str) -> int:
         return len(set(query_terms(question)) & set(terms(memory_text)))
 
+    def _shared_content(self, question: str, memory_text: str) -> int:
+        """Shared words that carry content: 我年 or 的歌 match any sentence about oneself."""
+        return len(_content(query_terms(question)) & _content(terms(memory_text)))
+
     def _relevant(self, question: str, hit: Hit) -> bool:
         if is_question(hit.memory.text):  # an earlier question holds no answer
             return False
@@ -210,7 +221,7 @@ class Companion:
         asked = named_relations(question)
         if asked and not asked & named_relations(hit.memory.text):
             return False  # asked about a brother, the memory is about a daughter
-        shared = self._overlap(question, hit.memory.text)
+        shared = self._shared_content(question, hit.memory.text)
         needed = 2 if _CJK.search(question) else 1
         if hit.similarity is None:  # the vector index is down: words alone
             return shared >= needed + 1

@@ -165,6 +165,8 @@ class Message(SQLModel, table=True):
     used_memory_ids: list[int] | None = Field(
         default=None, sa_column=sa.Column(sa.JSON, nullable=True)
     )
+    # The outbox for fact extraction: what the elder and family said, not yet read for facts.
+    extraction_pending: bool = Field(default=False, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -186,6 +188,24 @@ class AuditEvent(SQLModel, table=True):
 
 class MemoryKind(enum.StrEnum):
     turn = "turn"
+    # Facts about the elder's life, extracted from what was said or added by the family.
+    person = "person"
+    place = "place"
+    event = "event"
+    routine = "routine"
+    preference = "preference"
+    health = "health"
+    relationship = "relationship"
+    feeling = "feeling"
+
+
+FACT_KINDS = tuple(k.value for k in MemoryKind if k is not MemoryKind.turn)
+
+
+class FactStatus(enum.StrEnum):
+    unconfirmed = "unconfirmed"  # inferred by the companion: waits for the family or the elder
+    confirmed = "confirmed"
+    rejected = "rejected"  # never used again
 
 
 class Memory(SQLModel, table=True):
@@ -212,6 +232,66 @@ class Memory(SQLModel, table=True):
     private: bool = False
     index_pending: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # --- facts only ---
+    status: str | None = Field(default=None, max_length=16)
+    sensitive: bool = False  # the companion does not raise it on its own (e.g. a death)
+    confidence: float | None = None
+    subject: str | None = Field(default=None, max_length=200)  # whom it is about: "self", "美玲"
+    attribute: str | None = Field(default=None, max_length=64)  # the slot: lives_in, name, job…
+    value: str | None = Field(default=None, sa_type=sa.Text)
+    valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)  # retired then
+    superseded_by: int | None = Field(default=None, sa_type=BigIntId)
+    author_role: str | None = Field(default=None, max_length=16)  # companion, elder, family
+    author_account_id: str | None = Field(default=None, max_length=32)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def is_fact(self) -> bool:
+        return self.kind != MemoryKind.turn.value
+
+    @property
+    def is_current(self) -> bool:
+        return (
+            self.valid_to is None
+            and self.deleted_at is None
+            and self.status != FactStatus.rejected.value
+        )
+
+
+class MemoryEvent(SQLModel, table=True):
+    """One change to a fact: created, merged, retired, edited, approved, rejected, deleted.
+    Kept when the fact itself is gone, so the history stays readable."""
+
+    __tablename__ = "memory_events"
+    __table_args__ = (sa.Index("ix_memory_events_memory", "elder_id", "memory_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    memory_id: int = Field(sa_type=BigIntId)
+    action: str = Field(max_length=16)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor_role: str | None = Field(default=None, max_length=16)
+    actor_account_id: str | None = Field(default=None, max_length=32)
+    actor_name: str | None = Field(default=None, max_length=200)
+    before: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    after: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+
+
+class ExtractionRun(SQLModel, table=True):
+    """One attempt to extract facts from a batch of messages; failures stay visible."""
+
+    __tablename__ = "extraction_runs"
+    __table_args__ = (sa.Index("ix_extraction_runs_elder_at", "elder_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    message_ids: list[int] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(max_length=16)  # ok, failed
+    attempts: int = 1
+    facts: int = 0
+    error: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class MemorySource(SQLModel, table=True):

@@ -25,7 +25,7 @@ from memory.access import ElderScope
 from memory.errors import InvalidInput
 from memory.index import IndexUnavailable, TimeRange, VectorIndex
 from memory.lexical import query_terms
-from memory.models import Memory, MemorySource, Message, utcnow
+from memory.models import FactStatus, Memory, MemorySource, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,10 @@ def _within(memory: Memory, period: TimeRange) -> bool:
 
 def _visible(memory: Memory, elder_id: str, filters: _Filters) -> bool:
     if memory.elder_id != elder_id:
+        return False
+    if memory.deleted_at is not None or memory.valid_to is not None:
+        return False  # a deleted fact, or one that is no longer true
+    if memory.status == FactStatus.rejected.value:
         return False
     if memory.private and not filters.include_private:
         return False

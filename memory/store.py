@@ -21,6 +21,7 @@ from memory.models import (
     Elder,
     IndexTombstone,
     Memory,
+    MemoryEvent,
     MemoryKind,
     MemorySource,
     Message,
@@ -91,8 +92,11 @@ def create_elder(
 
 def most_common_language(engine: sa.Engine, default: str = "zh-Hant") -> str:
     """The language most elders here speak first: what the companion prepares for."""
-    with Session(engine) as session:
-        counts = Counter(langs[0] for langs in session.exec(select(Elder.languages)) if langs)
+    try:
+        with Session(engine) as session:
+            counts = Counter(langs[0] for langs in session.exec(select(Elder.languages)) if langs)
+    except sa.exc.SQLAlchemyError:  # no schema yet: /readyz says so
+        return default
     return counts.most_common(1)[0][0] if counts else default
 
 
@@ -413,6 +417,18 @@ def _forget_memories_only_from(session: Session, scope: ElderScope, message_id: 
         if memory is None or memory.elder_id != scope.elder_id:
             continue
         session.add(IndexTombstone(memory_id=memory_id, elder_id=scope.elder_id))
+        if memory.kind != MemoryKind.turn.value:
+            session.add(
+                MemoryEvent(
+                    elder_id=scope.elder_id,
+                    memory_id=memory_id,
+                    action="deleted",
+                    actor_role=scope.actor.role.value,
+                    actor_account_id=scope.actor.account_id,
+                    actor_name=scope.actor.display_name,
+                    before={"text": memory.text, "kind": memory.kind, "source_deleted": message_id},
+                )
+            )
         session.delete(memory)
     session.flush()
 

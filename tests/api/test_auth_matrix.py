@@ -156,6 +156,31 @@ CASES = [
         body={"query": "公園散步", "k": 5},
     ),
     Case("audit log", "GET", "/v1/elders/{A}/audit", 200, frozenset(MANAGERS)),
+    Case("list facts", "GET", "/v1/elders/{A}/facts", 200, frozenset(READERS)),
+    Case(
+        "add fact",
+        "POST",
+        "/v1/elders/{A}/facts",
+        201,
+        frozenset(WRITERS),
+        body={"type": "place", "text": "老家在嘉義"},
+    ),
+    Case("read fact", "GET", "/v1/elders/{A}/facts/{fact_id}", 200, frozenset(READERS)),
+    Case(
+        "edit fact",
+        "PATCH",
+        "/v1/elders/{A}/facts/{fact_id}",
+        200,
+        frozenset(WRITERS),
+        body={"text": "老家在民雄"},
+    ),
+    Case("approve fact", "POST", "/v1/elders/{A}/facts/{fact_id}:approve", 200, frozenset(WRITERS)),
+    Case("reject fact", "POST", "/v1/elders/{A}/facts/{fact_id}:reject", 200, frozenset(WRITERS)),
+    Case("delete fact", "DELETE", "/v1/elders/{A}/facts/{fact_id}", 204, frozenset(WRITERS)),
+    Case("fact sources", "GET", "/v1/elders/{A}/facts/{fact_id}/sources", 200, frozenset(READERS)),
+    Case(
+        "fact history", "GET", "/v1/elders/{A}/memories/{fact_id}/history", 200, frozenset(READERS)
+    ),
     # Talking with the companion is the elder's alone, whatever else others may do.
     Case(
         "chat", "POST", "/v1/elders/{A}/chat", 200, frozenset({"elder"}), body={"message": "你好"}
@@ -187,6 +212,12 @@ def _prepare(client, engine, world: World) -> tuple[dict[str, str], dict[str, st
     a = world.a
     r = client.post(f"/v1/elders/{a.elder_id}/messages", json=_msg("seed"), headers=bearer(a.elder))
     assert r.status_code == 201, r.text
+    fact = client.post(
+        f"/v1/elders/{a.elder_id}/facts",
+        json={"type": "place", "text": "我住在台南"},
+        headers=bearer(a.elder),
+    )
+    assert fact.status_code == 201, fact.text
     with db.session_scope(engine) as session:
         family_none_token = access.list_tokens(session, a.account_ids["family_none"])[0]
         revoked = access.issue_token(
@@ -216,6 +247,7 @@ def _prepare(client, engine, world: World) -> tuple[dict[str, str], dict[str, st
         "family_reader_id": a.account_ids["family_reader"],
         "family_none_token_id": family_none_token.id,
         "message_id": str(r.json()["id"]),
+        "fact_id": str(fact.json()["fact"]["id"]),
     }
     return tokens, ids
 

@@ -380,6 +380,7 @@ def test_a_model_that_stops_half_way_leaves_what_was_said(chat_app, world):
         ("zh-Hant", "我女兒叫美玲，她每個星期天來看我。", "我女兒住在哪裡？"),
         ("zh-Hant", "我的孫子叫小傑，今年讀小學三年級。", "我的外孫女叫什麼名字？"),
         ("zh-Hans", "我儿子叫建国，他在上海开餐馆。", "我儿子几岁了？"),
+        ("zh-Hant", "我年輕的時候在台南的糖廠當會計。", "我年輕時住過高雄嗎？"),
         ("en", "My dog was called Rex.", "What was my cat called?"),
         ("en", "My daughter Susan lives in Leeds.", "What is my daughter's husband called?"),
     ],

@@ -1,0 +1,238 @@
+"""Facts about the elder's life, for the family to review: list, add, edit, approve, reject,
+delete, see where each came from and how it changed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import AfterValidator, BaseModel, Field
+
+from api.deps import CurrentCaller, SessionDep
+from api.routers.messages import message_public
+from api.schemas import Input, MessagePublic, Name, Timestamp, _storable
+from memory import facts
+from memory.access import resolve_scope
+from memory.models import FACT_KINDS, FactStatus, Memory, MemoryEvent, Permission
+from memory.timeutil import to_utc
+
+router = APIRouter(prefix="/v1/elders/{elder_id}", tags=["facts"])
+
+FactId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FactType = Literal[FACT_KINDS]  # type: ignore[valid-type]
+FactText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_storable)]
+Slot = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
+
+
+class FactCreate(Input):
+    type: FactType = Field(description=f"One of: {', '.join(FACT_KINDS)}.")
+    text: FactText = Field(description="The fact in a sentence, in the language it was said in.")
+    subject: Name | None = Field(default=None, description="Whom it is about (default: the elder).")
+    attribute: Slot | None = Field(
+        default=None,
+        description="The slot it fills, e.g. lives_in, name, job: a new value for lives_in, "
+        "name, job, spouse, age, school retires the old one.",
+    )
+    value: Annotated[str, Field(max_length=500), AfterValidator(_storable)] | None = None
+    event_time: Timestamp | None = Field(default=None, description="When it happened, if known.")
+    private: bool = Field(default=False, description="Never leaves the elder's own chat.")
+    sensitive: bool = Field(default=False, description="The companion does not raise it itself.")
+
+
+class FactUpdate(Input):
+    type: FactType | None = None
+    text: FactText | None = None
+    subject: Name | None = None
+    attribute: Slot | None = None
+    value: Annotated[str, Field(max_length=500), AfterValidator(_storable)] | None = None
+    event_time: Timestamp | None = None
+    private: bool | None = None
+    sensitive: bool | None = None
+
+
+class FactPublic(BaseModel):
+    id: int
+    type: str
+    text: str
+    status: str = Field(description="unconfirmed (inferred, awaiting review), confirmed, rejected")
+    subject: str | None
+    attribute: str | None
+    value: str | None
+    said_at: datetime
+    event_time: datetime | None
+    valid_to: datetime | None = Field(description="When it stopped being true (retired), if so.")
+    superseded_by: int | None = Field(description="The fact that replaced it, if retired.")
+    private: bool
+    sensitive: bool
+    confidence: float | None
+    added_by: str | None = Field(description="companion (extracted), elder or family")
+    language: str | None
+
+
+class FactChange(BaseModel):
+    fact: FactPublic
+    action: Literal["created", "merged"]
+    retired: list[FactPublic]
+
+
+class FactEventPublic(BaseModel):
+    id: int
+    action: str = Field(description="created, merged, retired, edited, approved, rejected, deleted")
+    at: datetime
+    actor_role: str | None
+    actor_name: str | None
+    before: dict | None
+    after: dict | None
+
+
+def fact_public(fact: Memory) -> FactPublic:
+    return FactPublic(
+        id=fact.id or 0,
+        type=fact.kind,
+        text=fact.text,
+        status=fact.status or FactStatus.confirmed.value,
+        subject=fact.subject,
+        attribute=fact.attribute,
+        value=fact.value,
+        said_at=fact.said_at,
+        event_time=fact.event_time,
+        valid_to=fact.valid_to,
+        superseded_by=fact.superseded_by,
+        private=fact.private,
+        sensitive=fact.sensitive,
+        confidence=fact.confidence,
+        added_by=fact.author_role,
+        language=fact.language,
+    )
+
+
+def _event_public(event: MemoryEvent) -> FactEventPublic:
+    return FactEventPublic.model_validate(event, from_attributes=True)
+
+
+@router.get("/facts", response_model=list[FactPublic])
+def list_facts(
+    elder_id: str,
+    caller: CurrentCaller,
+    session: SessionDep,
+    type: Annotated[list[FactType] | None, Query(description="Only these types.")] = None,  # noqa: A002
+    status_: Annotated[
+        Literal["unconfirmed", "confirmed", "rejected"] | None, Query(alias="status")
+    ] = None,
+    person: Annotated[str | None, Query(max_length=200, description="Who it is about.")] = None,
+    since: Annotated[Timestamp | None, Query(description="Happened (or said) from then.")] = None,
+    until: Annotated[Timestamp | None, Query(description="Happened (or said) before then.")] = None,
+    include_retired: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[FactPublic]:
+    """What the companion knows about the elder's life, newest first; private facts only for
+    the elder. Reads by anyone but the elder are in the audit log."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
+    if person is not None:
+        _storable(person)
+    where = facts.FactFilter(
+        kinds=type,
+        status=status_,
+        person=person,
+        since=to_utc(since, scope.elder_timezone) if since else None,
+        until=to_utc(until, scope.elder_timezone) if until else None,
+        include_retired=include_retired,
+    )
+    return [fact_public(f) for f in facts.list_facts(session, scope, where, limit=limit)]
+
+
+@router.post("/facts", response_model=FactChange, status_code=status.HTTP_201_CREATED)
+def add_fact(
+    elder_id: str, body: FactCreate, caller: CurrentCaller, session: SessionDep
+) -> FactChange:
+    """Add a fact by hand; it is confirmed, and its source is you. The same fact again adds
+    nothing; a new value for a one-value slot (lives_in, name, job…) retires the old fact."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
+    remembered = facts.add_fact(
+        session,
+        scope,
+        facts.FactDraft(
+            kind=body.type,
+            text=body.text,
+            subject=body.subject or facts.SELF,
+            attribute=body.attribute,
+            value=body.value,
+            event_time=to_utc(body.event_time, scope.elder_timezone) if body.event_time else None,
+            private=body.private,
+            sensitive=body.sensitive,
+        ),
+    )
+    return FactChange(
+        fact=fact_public(remembered.fact),
+        action=remembered.action,  # type: ignore[arg-type]
+        retired=[fact_public(f) for f in remembered.retired],
+    )
+
+
+@router.get("/facts/{fact_id}", response_model=FactPublic)
+def get_fact(
+    elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep
+) -> FactPublic:
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
+    return fact_public(facts.get_fact(session, scope, fact_id))
+
+
+@router.patch("/facts/{fact_id}", response_model=FactPublic)
+def edit_fact(
+    elder_id: str, fact_id: FactId, body: FactUpdate, caller: CurrentCaller, session: SessionDep
+) -> FactPublic:
+    """Correct a fact. A retired or deleted fact cannot be changed (409)."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
+    changes = body.model_dump(exclude_unset=True)
+    if "type" in changes:
+        changes["kind"] = changes.pop("type")
+    for required in ("kind", "text", "private", "sensitive"):
+        if required in changes and changes[required] is None:
+            changes.pop(required)
+    if changes.get("event_time"):
+        changes["event_time"] = to_utc(changes["event_time"], scope.elder_timezone)
+    return fact_public(facts.edit_fact(session, scope, fact_id, changes))
+
+
+@router.post("/facts/{fact_id}:approve", response_model=FactPublic)
+def approve_fact(
+    elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep
+) -> FactPublic:
+    """Confirm a fact the companion inferred."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
+    return fact_public(facts.approve_fact(session, scope, fact_id))
+
+
+@router.post("/facts/{fact_id}:reject", response_model=FactPublic)
+def reject_fact(
+    elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep
+) -> FactPublic:
+    """Mark a fact wrong: the companion never uses it again."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
+    return fact_public(facts.reject_fact(session, scope, fact_id))
+
+
+@router.delete("/facts/{fact_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_fact(elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep) -> None:
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
+    facts.delete_fact(session, scope, fact_id)
+
+
+@router.get("/facts/{fact_id}/sources", response_model=list[MessagePublic])
+def fact_sources(
+    elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep
+) -> list[MessagePublic]:
+    """The messages the fact came from: the elder's own words, with their dates."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
+    return [message_public(m) for m in facts.fact_sources(session, scope, fact_id)]
+
+
+@router.get("/memories/{memory_id}/history", response_model=list[FactEventPublic])
+def memory_history(
+    elder_id: str, memory_id: FactId, caller: CurrentCaller, session: SessionDep
+) -> list[FactEventPublic]:
+    """Every change to a fact: what, by whom (the companion, the elder, which family member),
+    when, before and after."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
+    return [_event_public(e) for e in facts.fact_history(session, scope, memory_id)]

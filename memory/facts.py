@@ -1,0 +1,442 @@
+"""Facts about the elder's life: kept with their sources, reconciled with what is already known
+(a repeat adds a source, a change retires the old fact), reviewed by the family, and every
+change written to the fact's history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from memory.access import ElderScope, record, record_access
+from memory.errors import Conflict, InvalidInput, NotFound
+from memory.language import _converter, detect_language
+from memory.lexical import document_terms
+from memory.models import (
+    FACT_KINDS,
+    FactStatus,
+    IndexTombstone,
+    Memory,
+    MemoryEvent,
+    MemorySource,
+    Message,
+    MessageRole,
+    Role,
+    utcnow,
+)
+
+# Slots that hold one value at a time: a new value retires the old one ("我搬到台北了").
+SINGLE_VALUED = frozenset(
+    {"name", "lives_in", "job", "spouse", "age", "marital_status", "school", "retired"}
+)
+SELF = "self"
+
+
+@dataclass(frozen=True)
+class FactDraft:
+    kind: str
+    text: str
+    subject: str | None = SELF
+    attribute: str | None = None
+    value: str | None = None
+    event_time: datetime | None = None
+    confidence: float | None = None
+    private: bool = False
+    sensitive: bool = False
+    language: str | None = None
+
+
+@dataclass
+class Remembered:
+    fact: Memory
+    action: str  # "created" or "merged"
+    retired: list[Memory] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who a change comes from: the companion (extraction), the elder, or a family member."""
+
+    role: str
+    account_id: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def of(cls, scope: ElderScope) -> Author:
+        role = "elder" if scope.actor.role is Role.elder else scope.actor.role.value
+        return cls(role=role, account_id=scope.actor.account_id, name=scope.actor.display_name)
+
+
+COMPANION = Author(role="companion", name="智安")
+
+
+def _norm(value: str | None) -> str:
+    return "".join(_converter("t2s").convert(value or "").lower().split())
+
+
+def _snapshot(fact: Memory) -> dict:
+    return {
+        "kind": fact.kind,
+        "text": fact.text,
+        "status": fact.status,
+        "subject": fact.subject,
+        "attribute": fact.attribute,
+        "value": fact.value,
+        "event_time": fact.event_time.isoformat() if fact.event_time else None,
+        "valid_to": fact.valid_to.isoformat() if fact.valid_to else None,
+        "superseded_by": fact.superseded_by,
+        "private": fact.private,
+        "sensitive": fact.sensitive,
+    }
+
+
+def _event(
+    session: Session,
+    fact: Memory,
+    action: str,
+    author: Author,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    session.add(
+        MemoryEvent(
+            elder_id=fact.elder_id,
+            memory_id=fact.id or 0,
+            action=action,
+            actor_role=author.role,
+            actor_account_id=author.account_id,
+            actor_name=author.name,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def _check(draft: FactDraft) -> None:
+    if draft.kind not in FACT_KINDS:
+        raise InvalidInput(f"Unknown fact type '{draft.kind}': use one of {', '.join(FACT_KINDS)}.")
+    if not draft.text.strip():
+        raise InvalidInput("A fact needs some text; this one is empty.")
+
+
+def _current_facts(session: Session, elder_id: str) -> list[Memory]:
+    return list(
+        session.exec(
+            select(Memory).where(
+                Memory.elder_id == elder_id,
+                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
+                Memory.valid_to.is_(None),  # type: ignore[union-attr]
+                Memory.deleted_at.is_(None),  # type: ignore[union-attr]
+                sa.or_(Memory.status.is_(None), Memory.status != FactStatus.rejected.value),  # type: ignore[union-attr]
+            )
+        )
+    )
+
+
+def _same_slot(fact: Memory, draft: FactDraft) -> bool:
+    return (
+        draft.attribute is not None
+        and fact.attribute == draft.attribute
+        and _norm(fact.subject) == _norm(draft.subject)
+    )
+
+
+def _duplicate(fact: Memory, draft: FactDraft) -> bool:
+    if _same_slot(fact, draft) and draft.value is not None:
+        return _norm(fact.value) == _norm(draft.value)
+    return fact.kind == draft.kind and _norm(fact.text) == _norm(draft.text)
+
+
+def _was_rejected(session: Session, elder_id: str, draft: FactDraft) -> bool:
+    rejected = session.exec(
+        select(Memory).where(
+            Memory.elder_id == elder_id,
+            Memory.status == FactStatus.rejected.value,
+            Memory.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+    )
+    return any(_duplicate(fact, draft) for fact in rejected)
+
+
+def remember_fact(
+    session: Session,
+    scope: ElderScope,
+    draft: FactDraft,
+    *,
+    sources: Sequence[Message],
+    author: Author,
+) -> Remembered | None:
+    """Keep a fact, reconciled with what is known. None when the family rejected it before."""
+    _check(draft)
+    if author is COMPANION and _was_rejected(session, scope.elder_id, draft):
+        return None
+    said_at = max((m.said_at for m in sources), default=utcnow())
+    elder_said_it = any(m.role == MessageRole.elder.value for m in sources)
+    for fact in _current_facts(session, scope.elder_id):
+        if _duplicate(fact, draft):
+            before = _snapshot(fact)
+            _add_sources(session, fact, sources)
+            if fact.status == FactStatus.unconfirmed.value and (
+                elder_said_it or author.role in ("elder", "family")
+            ):
+                fact.status = FactStatus.confirmed.value  # the elder said it again
+            fact.updated_at = utcnow()
+            session.add(fact)
+            session.flush()
+            _event(session, fact, "merged", author, before=before, after=_snapshot(fact))
+            return Remembered(fact=fact, action="merged")
+
+    status = FactStatus.unconfirmed if author is COMPANION else FactStatus.confirmed
+    fact = Memory(
+        elder_id=scope.elder_id,
+        kind=draft.kind,
+        text=draft.text.strip(),
+        search_terms=document_terms(draft.text),
+        role=sources[0].role if sources else author.role,
+        speaker=sources[0].speaker if sources else author.name,
+        language=draft.language or detect_language(draft.text, fallback=scope.elder_language),
+        said_at=said_at,
+        event_time=draft.event_time,
+        private=draft.private,
+        sensitive=draft.sensitive,
+        status=status.value,
+        confidence=draft.confidence,
+        subject=draft.subject,
+        attribute=draft.attribute,
+        value=draft.value,
+        author_role=author.role,
+        author_account_id=author.account_id,
+    )
+    session.add(fact)
+    session.flush()
+    _add_sources(session, fact, sources)
+    _event(session, fact, "created", author, after=_snapshot(fact))
+    retired = []
+    if draft.attribute in SINGLE_VALUED:
+        for old in _current_facts(session, scope.elder_id):
+            if old.id != fact.id and _same_slot(old, draft):
+                _retire(session, old, by=fact, author=author, at=draft.event_time or said_at)
+                retired.append(old)
+    return Remembered(fact=fact, action="created", retired=retired)
+
+
+def _add_sources(session: Session, fact: Memory, sources: Sequence[Message]) -> None:
+    known = set(
+        session.exec(select(MemorySource.message_id).where(MemorySource.memory_id == fact.id))
+    )
+    for message in sources:
+        if message.id not in known and message.elder_id == fact.elder_id:
+            session.add(MemorySource(memory_id=fact.id, message_id=message.id))
+    session.flush()
+
+
+def _retire(session: Session, old: Memory, *, by: Memory, author: Author, at: datetime) -> None:
+    """No longer true: kept, with when it stopped and what replaced it; never deleted."""
+    before = _snapshot(old)
+    old.valid_to = max(at, old.said_at)
+    old.superseded_by = by.id
+    old.updated_at = utcnow()
+    session.add(old)
+    session.flush()
+    _event(session, old, "retired", author, before=before, after=_snapshot(old))
+
+
+# --- the family's review ----------------------------------------------------------------
+
+
+def _visible_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+    fact = session.get(Memory, fact_id)
+    if (
+        fact is None
+        or fact.elder_id != scope.elder_id
+        or not fact.is_fact
+        or (fact.private and not scope.by_elder)
+    ):
+        raise NotFound(f"No fact {fact_id} for this elder.")
+    return fact
+
+
+def get_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+    fact = _visible_fact(session, scope, fact_id)
+    record_access(session, scope, action="fact.read", detail={"fact_id": fact_id})
+    return fact
+
+
+def _editable(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+    fact = _visible_fact(session, scope, fact_id)
+    if fact.deleted_at is not None:
+        raise Conflict(f"Fact {fact_id} was deleted; it cannot be changed.")
+    if fact.valid_to is not None:
+        raise Conflict(
+            f"Fact {fact_id} was replaced by fact {fact.superseded_by} and is kept as history; "
+            "change the current fact instead."
+        )
+    return fact
+
+
+def add_fact(session: Session, scope: ElderScope, draft: FactDraft) -> Remembered:
+    """A fact the family (or the elder) adds by hand: confirmed, its source is that person."""
+    remembered = remember_fact(session, scope, draft, sources=[], author=Author.of(scope))
+    assert remembered is not None
+    record(
+        session,
+        actor=scope.actor,
+        action="fact.create",
+        elder_id=scope.elder_id,
+        detail={"fact_id": remembered.fact.id},
+    )
+    return remembered
+
+
+_EDITABLE = ("kind", "text", "subject", "attribute", "value", "event_time", "private", "sensitive")
+
+
+def edit_fact(session: Session, scope: ElderScope, fact_id: int, changes: dict) -> Memory:
+    fact = _editable(session, scope, fact_id)
+    unknown = set(changes) - set(_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    draft = FactDraft(kind=changes.get("kind", fact.kind), text=changes.get("text", fact.text))
+    _check(draft)
+    before = _snapshot(fact)
+    for name, value in changes.items():
+        setattr(fact, name, value.strip() if isinstance(value, str) else value)
+    if "text" in changes:
+        fact.search_terms = document_terms(fact.text)
+        fact.language = detect_language(fact.text, fallback=scope.elder_language)
+        fact.index_pending = True
+    if fact.status == FactStatus.unconfirmed.value:
+        fact.status = FactStatus.confirmed.value  # the family corrected it: it is theirs now
+    fact.updated_at = utcnow()
+    session.add(fact)
+    session.flush()
+    _event(session, fact, "edited", Author.of(scope), before=before, after=_snapshot(fact))
+    record(
+        session,
+        actor=scope.actor,
+        action="fact.edit",
+        elder_id=scope.elder_id,
+        detail={"fact_id": fact_id},
+    )
+    return fact
+
+
+def _set_status(
+    session: Session, scope: ElderScope, fact_id: int, status: FactStatus, action: str
+) -> Memory:
+    fact = _editable(session, scope, fact_id)
+    before = _snapshot(fact)
+    fact.status = status.value
+    fact.updated_at = utcnow()
+    session.add(fact)
+    session.flush()
+    _event(session, fact, action, Author.of(scope), before=before, after=_snapshot(fact))
+    record(
+        session,
+        actor=scope.actor,
+        action=f"fact.{action}",
+        elder_id=scope.elder_id,
+        detail={"fact_id": fact_id},
+    )
+    return fact
+
+
+def approve_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+    return _set_status(session, scope, fact_id, FactStatus.confirmed, "approved")
+
+
+def reject_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+    """Wrong: never used again, and not extracted again from the same words."""
+    return _set_status(session, scope, fact_id, FactStatus.rejected, "rejected")
+
+
+def delete_fact(session: Session, scope: ElderScope, fact_id: int) -> None:
+    """Gone from every view and from recall; its history says who deleted it and when."""
+    fact = _visible_fact(session, scope, fact_id)
+    if fact.deleted_at is not None:
+        raise Conflict(f"Fact {fact_id} was already deleted.")
+    before = _snapshot(fact)
+    fact.deleted_at = utcnow()
+    session.add(fact)
+    session.add(IndexTombstone(memory_id=fact.id or 0, elder_id=scope.elder_id))
+    session.flush()
+    _event(session, fact, "deleted", Author.of(scope), before=before)
+    record(
+        session,
+        actor=scope.actor,
+        action="fact.delete",
+        elder_id=scope.elder_id,
+        detail={"fact_id": fact_id},
+    )
+
+
+@dataclass(frozen=True)
+class FactFilter:
+    kinds: Sequence[str] | None = None
+    status: str | None = None
+    person: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_retired: bool = False
+
+
+def list_facts(
+    session: Session, scope: ElderScope, where: FactFilter, *, limit: int = 200
+) -> list[Memory]:
+    query = select(Memory).where(
+        Memory.elder_id == scope.elder_id,
+        Memory.kind.in_(list(where.kinds or FACT_KINDS)),  # type: ignore[attr-defined]
+        Memory.deleted_at.is_(None),  # type: ignore[union-attr]
+    )
+    if not scope.by_elder:
+        query = query.where(Memory.private == sa.false())
+    if where.status:
+        query = query.where(Memory.status == where.status)
+    if not where.include_retired:
+        query = query.where(Memory.valid_to.is_(None))  # type: ignore[union-attr]
+    if where.person:
+        like = f"%{where.person}%"
+        query = query.where(sa.or_(Memory.subject.like(like), Memory.text.like(like)))  # type: ignore[union-attr,attr-defined]
+    moment = sa.func.coalesce(Memory.event_time, Memory.said_at)
+    if where.since:
+        query = query.where(moment >= where.since)
+    if where.until:
+        query = query.where(moment < where.until)
+    facts = list(session.exec(query.order_by(Memory.said_at.desc(), Memory.id.desc()).limit(limit)))  # type: ignore[attr-defined]
+    record_access(session, scope, action="facts.list", detail={"results": len(facts)})
+    return facts
+
+
+def fact_history(session: Session, scope: ElderScope, fact_id: int) -> list[MemoryEvent]:
+    """Every change to the fact, oldest first; readable after the fact is deleted."""
+    events = list(
+        session.exec(
+            select(MemoryEvent)
+            .where(MemoryEvent.elder_id == scope.elder_id, MemoryEvent.memory_id == fact_id)
+            .order_by(MemoryEvent.id)
+        )
+    )
+    fact = session.get(Memory, fact_id)
+    if not events or (fact is not None and fact.private and not scope.by_elder):
+        raise NotFound(f"No fact {fact_id} for this elder.")
+    record_access(session, scope, action="fact.history", detail={"fact_id": fact_id})
+    return events
+
+
+def fact_sources(session: Session, scope: ElderScope, fact_id: int) -> list[Message]:
+    """The messages a fact came from, in the order they were said."""
+    _visible_fact(session, scope, fact_id)
+    messages = list(
+        session.exec(
+            select(Message)
+            .join(MemorySource, MemorySource.message_id == Message.id)
+            .where(MemorySource.memory_id == fact_id, Message.elder_id == scope.elder_id)
+            .order_by(Message.said_at, Message.id)
+        )
+    )
+    record_access(session, scope, action="fact.sources", detail={"fact_id": fact_id})
+    return messages
