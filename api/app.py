@@ -28,6 +28,7 @@ from companion.chat import Companion
 from companion.llm import LlamaCppChat, make_chat_model
 from memory.db import make_engine
 from memory.embed import make_embedder
+from memory.extract import BackgroundExtractor
 from memory.index import VectorIndex, validate_location
 from memory.indexer import BackgroundIndexer
 from memory.store import most_common_language
@@ -55,6 +56,10 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             indexer = BackgroundIndexer(app.state.engine, app.state.vector_index)
             indexer.start()
         app.state.indexer = indexer
+        extractor = None
+        if settings.extract_in_background:
+            extractor = BackgroundExtractor(app.state.engine, app.state.companion.model)
+            extractor.start()
         if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):
             threading.Thread(
                 target=lambda: app.state.companion.warm_up(most_common_language(app.state.engine)),
@@ -64,6 +69,8 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         yield
         if indexer is not None:
             indexer.stop()
+        if extractor is not None:
+            extractor.stop()
         if engine is None:
             app.state.engine.dispose()
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="'embedded' (bundled model), 'small' (faster, weaker bundled model) or 'openai' "
         "(any OpenAI-compatible server; set llm_base_url)",
     )
+    extract_in_background: bool = Field(
+        default=True,
+        description="Read what the elder and family say for facts, in a background thread, "
+        "when the elder pauses.",
+    )
     llm_warm_up: bool = Field(
         default=True,
         description="Load the bundled model and read the persona when the server starts, so "

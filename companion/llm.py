@@ -77,13 +77,16 @@ class LlamaCppChat(BaseChatModel):
             self._model()
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {
+        params = {
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
             "top_p": 0.9,
             "repeat_penalty": 1.1,
             "stop": stop or [],
         }
+        if "response_format" in kwargs:  # JSON held to a schema by a grammar
+            params["response_format"] = kwargs["response_format"]
+        return params
 
     def _generate(
         self,

@@ -199,6 +199,8 @@ def _build_message(scope: ElderScope, draft: MessageDraft, now: datetime) -> Mes
         external_id=draft.external_id,
         author_account_id=scope.actor.account_id,
         used_memory_ids=draft.used_memory_ids,
+        # What the elder and the family say is read for facts; the companion's words never are.
+        extraction_pending=role in (MessageRole.elder, MessageRole.family),
     )
 
 

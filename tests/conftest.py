@@ -92,6 +92,7 @@ def settings(tmp_path) -> Settings:
         data_dir=tmp_path / "data",
         max_request_bytes=2 * 1024 * 1024,
         index_in_background=False,
+        extract_in_background=False,
         llm_warm_up=False,
     )
 

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from api.deps import CurrentCaller, SessionDep
 from api.routers.messages import message_public
 from api.schemas import Input, MessagePublic, Name, Timestamp, _storable
-from memory import facts
+from memory import extract, facts
 from memory.access import resolve_scope
 from memory.models import FACT_KINDS, FactStatus, Memory, MemoryEvent, Permission
 from memory.timeutil import to_utc
@@ -226,6 +226,40 @@ def fact_sources(
     """The messages the fact came from: the elder's own words, with their dates."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
     return [message_public(m) for m in facts.fact_sources(session, scope, fact_id)]
+
+
+class ExtractionFailure(BaseModel):
+    at: datetime
+    message_ids: list[int]
+    attempts: int
+    error: str | None
+
+
+class ExtractionStatusPublic(BaseModel):
+    pending: int = Field(description="Messages not yet read for facts.")
+    ok: int = Field(description="Batches read.")
+    failed: int = Field(description="Batches whose answer from the model could not be used.")
+    failures: list[ExtractionFailure]
+
+
+@router.get("/extraction-status", response_model=ExtractionStatusPublic)
+def extraction_status(
+    elder_id: str, caller: CurrentCaller, session: SessionDep
+) -> ExtractionStatusPublic:
+    """How fact extraction is going for this elder, failures included (never hidden)."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
+    status_ = extract.extraction_status(session, scope.elder_id)
+    return ExtractionStatusPublic(
+        pending=status_.pending,
+        ok=status_.ok,
+        failed=status_.failed,
+        failures=[
+            ExtractionFailure(
+                at=r.started_at, message_ids=r.message_ids, attempts=r.attempts, error=r.error
+            )
+            for r in status_.failures
+        ],
+    )
 
 
 @router.get("/memories/{memory_id}/history", response_model=list[FactEventPublic])

@@ -48,7 +48,13 @@ def test_migrations_from_empty_match_the_models(empty_url):
 def test_readyz_reports_a_schema_that_is_behind(empty_url, tmp_path):
     engine = db.make_engine(empty_url)
     app = create_app(
-        Settings(data_dir=tmp_path, database_url=empty_url, llm_warm_up=False), engine=engine
+        Settings(
+            data_dir=tmp_path,
+            database_url=empty_url,
+            llm_warm_up=False,
+            extract_in_background=False,
+        ),
+        engine=engine,
     )
     with TestClient(app) as client:
         r = client.get("/readyz")

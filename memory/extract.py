@@ -1,0 +1,321 @@
+"""Facts from conversation, with the configured language model, in the background: what the
+elder (or family, marked as such) said about the elder's life becomes typed facts with their
+sources, their time, and a confidence. The companion's words never do.
+
+The model's answer is JSON checked against a schema (pydantic); a malformed answer is asked
+for again once, then recorded as a failed extraction, never silently taken as "no facts".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session, select
+
+from memory import facts, timewords
+from memory.access import caller_for, elder_account, resolve_scope
+from memory.db import session_scope
+from memory.language import _converter, detect_language
+from memory.models import FACT_KINDS, Elder, ExtractionRun, Message, MessageRole, utcnow
+from memory.timeutil import zone
+
+log = logging.getLogger(__name__)
+
+BATCH = 6
+QUIET = timedelta(seconds=90)  # extract once the elder has paused, not mid-conversation
+
+ATTRIBUTES = ["name", "lives_in", "hometown", "job", "school", "spouse", "child", "grandchild", "sibling", "parent", "friend", "pet", "likes", "dislikes", "routine", "health_condition", "medicine", "event", "feeling", "other"]
+
+
+class ExtractedFact(BaseModel):
+    type: Literal[FACT_KINDS]  # type: ignore[valid-type]
+    text: str = Field(min_length=1, max_length=300)
+    subject: str = Field(default="self", max_length=100)
+    attribute: Literal[tuple(ATTRIBUTES)] = "other"  # type: ignore[valid-type]
+    value: str | None = Field(default=None, max_length=200)
+    when: str | None = Field(default=None, max_length=100)
+    confidence: float = Field(default=0.7, ge=0, le=1)
+    source: int = Field(ge=1, description="number of the message it comes from")
+
+
+class Extraction(BaseModel):
+    facts: list[ExtractedFact] = Field(max_length=20)
+
+
+_SYSTEM = """You read what an older person (and sometimes their family) said, and list the facts \
+about the older person's life: people, places, events, routines, preferences, health, \
+relationships, feelings. Rules:
+- Only what the words say. Never guess. Greetings, questions and small talk hold no facts.
+- "text": the fact in one short sentence, in the same language and script as the message.
+- "subject": "self" when it is about the older person, else the person's name or relation.
+- "attribute": the slot (lives_in, name, job, likes, ...); "value": the slot's value, short.
+- "when": the time words of the message if it says when it happened ("上個禮拜二", "1968", \
+"when I was twenty"), else null.
+- "source": the number of the message.
+Answer with JSON only: {"facts": [...]} (an empty list when there is nothing)."""
+
+
+def _prompt(messages: Sequence[Message], error: str | None) -> list:
+    lines = []
+    for i, m in enumerate(messages, start=1):
+        who = (
+            "older person"
+            if m.role == MessageRole.elder.value
+            else f"family ({m.speaker or 'family'})"
+        )
+        lines.append(f"{i}. [{who}] {m.text}")
+    body = "Messages:\n" + "\n".join(lines)
+    if error:
+        body += f"\n\nYour last answer was not valid ({error[:300]}). Answer with JSON only."
+    return [SystemMessage(content=_SYSTEM), HumanMessage(content=body)]
+
+
+def _parse(text: str) -> Extraction:
+    raw = text.strip()
+    fenced = re.search(r"\{.*\}", raw, re.DOTALL)  # models wrap JSON in prose or code fences
+    if fenced:
+        raw = fenced.group(0)
+    return Extraction.model_validate(json.loads(raw))
+
+
+def _ask(model: BaseChatModel, messages: Sequence[Message], error: str | None) -> str:
+    # llama.cpp holds the answer to the schema with a grammar; OpenAI-style servers get JSON mode.
+    response_format: dict = {"type": "json_object"}
+    if model._llm_type == "zhian-llama-cpp":
+        response_format["schema"] = Extraction.model_json_schema()
+    reply = model.invoke(
+        _prompt(messages, error), response_format=response_format, temperature=0.0, max_tokens=600
+    )
+    return str(reply.content)
+
+
+@dataclass
+class Outcome:
+    run: ExtractionRun
+    created: int = 0
+    merged: int = 0
+    retired: int = 0
+
+
+def _in_script(text: str, language: str | None) -> str:
+    if language == "zh-Hant":
+        return _converter("s2tw").convert(text) if _converter("t2s").convert(text) == text else text
+    if language == "zh-Hans":
+        return _converter("t2s").convert(text)
+    return text
+
+
+_AGE = re.compile(
+    r"when I was (\d{1,3})|at (?:the age of )?(\d{1,3})\b|([0-9一二三四五六七八九十]+)[歲岁]"
+)
+
+
+def _event_time(fact: ExtractedFact, message: Message, elder: Elder) -> datetime | None:
+    """When it happened: the time words read against when they were said, in the elder's
+    timezone; "when I was twenty" against the elder's birthday."""
+    if not fact.when:
+        return None
+    age = _AGE.search(fact.when)
+    if age and elder.birthday:
+        years = timewords._zh_number(next(g for g in age.groups() if g))
+        if years is not None and 0 < years < 120:
+            return datetime(elder.birthday.year + years, 1, 1, tzinfo=zone(elder.timezone))
+    resolved = timewords.resolve(fact.when, message.said_at, elder.timezone)
+    return resolved[0].start if resolved else None
+
+
+def extract_batch(
+    session: Session, model: BaseChatModel, elder_id: str, messages: Sequence[Message]
+) -> Outcome:
+    """Read one batch of an elder's messages for facts; the run is recorded either way."""
+    elder = session.get(Elder, elder_id)
+    assert elder is not None
+    scope = resolve_scope(session, caller_for(elder_account(session, elder_id)), elder_id)
+    run = ExtractionRun(elder_id=elder_id, message_ids=[m.id for m in messages], status="ok")
+    error: str | None = None
+    extraction: Extraction | None = None
+    for attempt in (1, 2):
+        run.attempts = attempt
+        try:
+            extraction = _parse(_ask(model, messages, error))
+            break
+        except (ValueError, ValidationError) as exc:  # json.JSONDecodeError is a ValueError
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "Fact extraction answer was malformed (attempt %d): %s", attempt, error[:200]
+            )
+    outcome = Outcome(run=run)
+    if extraction is None:
+        run.status, run.error = "failed", error
+    else:
+        for found in extraction.facts:
+            if not 1 <= found.source <= len(messages):
+                continue
+            message = messages[found.source - 1]
+            if message.role not in (MessageRole.elder.value, MessageRole.family.value):
+                continue  # the companion's words are never facts about the elder
+            text = _in_script(found.text.strip(), message.language)
+            language = detect_language(text, fallback=message.language or elder.language)
+            if (language == "en") != (message.language == "en"):
+                continue  # written in another language than it was said in
+            remembered = facts.remember_fact(
+                session,
+                scope,
+                facts.FactDraft(
+                    kind=found.type,
+                    text=text,
+                    subject=found.subject or facts.SELF,
+                    attribute=None if found.attribute == "other" else found.attribute,
+                    value=found.value,
+                    event_time=_event_time(found, message, elder),
+                    confidence=found.confidence,
+                    language=message.language,
+                ),
+                sources=[message],
+                author=facts.COMPANION,
+            )
+            if remembered is None:
+                continue
+            if remembered.action == "created":
+                outcome.created += 1
+            else:
+                outcome.merged += 1
+            outcome.retired += len(remembered.retired)
+        run.facts = outcome.created + outcome.merged
+    for message in messages:
+        message.extraction_pending = False
+        session.add(message)
+    session.add(run)
+    session.flush()
+    return outcome
+
+
+def _ready_elders(session: Session, now: datetime, quiet: timedelta) -> list[str]:
+    rows = session.exec(
+        select(Message.elder_id, sa.func.count(), sa.func.max(Message.said_at))
+        .where(Message.extraction_pending == sa.true())
+        .group_by(Message.elder_id)
+    ).all()
+    return [
+        elder_id
+        for elder_id, count, last in rows
+        if count >= BATCH or (last is not None and _aware(last) <= now - quiet)
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone("UTC"))
+
+
+def extract_pending(
+    engine: sa.Engine,
+    model: BaseChatModel,
+    *,
+    elder_id: str | None = None,
+    quiet: timedelta = QUIET,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Extract from what is pending, one batch per transaction, for elders who have paused."""
+    outcomes = []
+    moment = now or utcnow()
+    with session_scope(engine) as session:
+        elders = [elder_id] if elder_id else _ready_elders(session, moment, quiet)
+    for owner in elders:
+        while True:
+            with session_scope(engine) as session:
+                batch = list(
+                    session.exec(
+                        select(Message)
+                        .where(Message.elder_id == owner, Message.extraction_pending == sa.true())
+                        .order_by(Message.said_at, Message.id)
+                        .limit(BATCH)
+                    )
+                )
+                if not batch:
+                    break
+                outcomes.append(extract_batch(session, model, owner, batch))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class ExtractionStatus:
+    pending: int
+    ok: int
+    failed: int
+    failures: list[ExtractionRun]
+
+
+def extraction_status(session: Session, elder_id: str) -> ExtractionStatus:
+    pending = session.exec(
+        select(sa.func.count())
+        .select_from(Message)
+        .where(Message.elder_id == elder_id, Message.extraction_pending == sa.true())
+    ).one()
+    counts = dict(
+        session.exec(
+            select(ExtractionRun.status, sa.func.count())
+            .where(ExtractionRun.elder_id == elder_id)
+            .group_by(ExtractionRun.status)
+        ).all()
+    )
+    failures = list(
+        session.exec(
+            select(ExtractionRun)
+            .where(ExtractionRun.elder_id == elder_id, ExtractionRun.status == "failed")
+            .order_by(ExtractionRun.id.desc())  # type: ignore[union-attr]
+            .limit(10)
+        )
+    )
+    return ExtractionStatus(
+        pending=int(pending),
+        ok=counts.get("ok", 0),
+        failed=counts.get("failed", 0),
+        failures=failures,
+    )
+
+
+class BackgroundExtractor:
+    """A thread in the server process that extracts facts when elders pause."""
+
+    def __init__(self, engine: sa.Engine, model: BaseChatModel, *, every: float = 30.0) -> None:
+        self.engine, self.model, self.every = engine, model, every
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="fact-extractor")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for outcome in extract_pending(self.engine, self.model):
+                    if outcome.run.status == "failed":
+                        log.error(
+                            "Facts could not be read from messages %s: %s",
+                            outcome.run.message_ids,
+                            outcome.run.error,
+                        )
+            except Exception:  # keep the thread alive; the next round tries again
+                log.exception("Fact extraction stopped for a moment")
+            self._wake.wait(self.every)
+            self._wake.clear()

@@ -1,0 +1,212 @@
+"""Facts from conversation, with a scripted model: only what the elder or family said, in the
+language it was said in, with its time; malformed answers retried, then recorded as failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from langchain_core.language_models import FakeListChatModel
+
+from memory import db
+from memory.extract import extract_pending
+from memory.models import utcnow
+from tests.conftest import bearer
+
+
+def _facts_json(*facts: dict) -> str:
+    return json.dumps({"facts": list(facts)}, ensure_ascii=False)
+
+
+def _say(client, household, text: str, role: str = "elder", said_at: str | None = None) -> dict:
+    body = {"text": text, "role": role}
+    if said_at:
+        body["said_at"] = said_at
+    r = client.post(
+        f"/v1/elders/{household.elder_id}/messages", json=body, headers=bearer(household.guardian)
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _later():
+    return utcnow() + timedelta(hours=1)
+
+
+def test_moving_to_taipei_after_weeks_in_tainan(client, engine, world):
+    """The issue's bar: the 台南 fact is retired (not deleted), the 台北 fact is current, both
+    show their sources, and the history says who changed what and when."""
+    a = world.a
+    for day in ("2026-10-01", "2026-10-15", "2026-11-01"):
+        _say(client, a, "我住在台南", said_at=f"{day}T10:00:00")
+        model = FakeListChatModel(
+            responses=[
+                _facts_json(
+                    {
+                        "type": "place",
+                        "text": "我住在台南",
+                        "attribute": "lives_in",
+                        "value": "台南",
+                        "confidence": 0.9,
+                        "source": 1,
+                    }
+                )
+            ]
+        )
+        extract_pending(engine, model, now=_later())
+    moved = _say(client, a, "我搬到台北了", said_at="2026-11-20T10:00:00")
+    model = FakeListChatModel(
+        responses=[
+            _facts_json(
+                {
+                    "type": "place",
+                    "text": "我搬到台北了",
+                    "attribute": "lives_in",
+                    "value": "台北",
+                    "confidence": 0.9,
+                    "source": 1,
+                }
+            )
+        ]
+    )
+    extract_pending(engine, model, now=_later())
+
+    base = f"/v1/elders/{a.elder_id}/facts"
+    every = client.get(base, params={"include_retired": True}, headers=bearer(a.family_full)).json()
+    assert [(f["value"], f["valid_to"] is None) for f in every] == [("台北", True), ("台南", False)]
+    taipei, tainan = every
+    assert taipei["status"] == "unconfirmed" and tainan["status"] == "confirmed"  # said again
+    assert tainan["superseded_by"] == taipei["id"]
+    sources = client.get(f"{base}/{tainan['id']}/sources", headers=bearer(a.family_full)).json()
+    assert [m["said_at"][:10] for m in sources] == ["2026-10-01", "2026-10-15", "2026-11-01"]
+    sources = client.get(f"{base}/{taipei['id']}/sources", headers=bearer(a.family_full)).json()
+    assert [m["id"] for m in sources] == [moved["id"]]
+    history = client.get(
+        f"/v1/elders/{a.elder_id}/memories/{tainan['id']}/history", headers=bearer(a.family_full)
+    ).json()
+    assert [(e["action"], e["actor_role"]) for e in history] == [
+        ("created", "companion"),
+        ("merged", "companion"),
+        ("merged", "companion"),
+        ("retired", "companion"),
+    ]
+    status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
+    assert status.json()["pending"] == 0 and status.json()["ok"] == 4
+
+
+def test_only_the_elder_and_family_are_read_and_never_the_companion(client, engine, world):
+    a = world.a
+    _say(client, a, "您的女兒美玲每個星期天來看您。", role="companion")
+    _say(client, a, "對，我很想她")
+    _say(client, a, "媽媽以前是小學老師", role="family")
+    model = FakeListChatModel(
+        responses=[
+            _facts_json(
+                {"type": "feeling", "text": "很想女兒", "source": 1},
+                {
+                    "type": "event",
+                    "text": "以前是小學老師",
+                    "attribute": "job",
+                    "value": "小學老師",
+                    "source": 2,
+                },
+                {"type": "event", "text": "She was a teacher", "source": 2},
+                {"type": "place", "text": "不存在的訊息", "source": 9},
+            )
+        ]
+    )
+    outcomes = extract_pending(engine, model, now=_later())
+    assert [len(o.run.message_ids) for o in outcomes] == [2]  # the companion's words were not sent
+    facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
+    # English for a Chinese message, and a message that does not exist, are dropped.
+    assert sorted(f["text"] for f in facts) == ["以前是小學老師", "很想女兒"]
+    assert all(f["language"] != "en" for f in facts)
+    assert {f["added_by"] for f in facts} == {"companion"}
+    teacher = next(f for f in facts if f["value"] == "小學老師")
+    sources = client.get(
+        f"/v1/elders/{a.elder_id}/facts/{teacher['id']}/sources", headers=bearer(a.elder)
+    ).json()
+    assert [m["role"] for m in sources] == ["family"]
+
+
+def test_a_malformed_answer_is_retried_then_recorded_as_failed(client, engine, world):
+    a = world.a
+    _say(client, a, "我年輕的時候在台南的糖廠當會計")
+    model = FakeListChatModel(
+        responses=["Sure! Here are the facts: 會計", '{"facts": [{"type": "job"}]}']
+    )
+    [outcome] = extract_pending(engine, model, now=_later())
+    assert outcome.run.status == "failed" and outcome.run.attempts == 2
+    status = client.get(
+        f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.family_reader)
+    ).json()
+    assert status["failed"] == 1 and status["ok"] == 0 and status["pending"] == 0
+    assert status["failures"][0]["error"]
+    assert client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json() == []
+
+    # A good second answer is used.
+    _say(client, a, "我年輕的時候在台南的糖廠當會計")
+    model = FakeListChatModel(
+        responses=[
+            "not json",
+            "```json\n"
+            + _facts_json(
+                {
+                    "type": "event",
+                    "text": "年輕時在台南的糖廠當會計",
+                    "attribute": "job",
+                    "value": "會計",
+                    "source": 1,
+                }
+            )
+            + "\n```",
+        ]
+    )
+    [outcome] = extract_pending(engine, model, now=_later())
+    assert outcome.run.status == "ok" and outcome.run.attempts == 2 and outcome.created == 1
+
+
+def test_time_words_are_resolved_against_when_they_were_said(client, engine, world):
+    a = world.a
+    with db.session_scope(engine) as session:
+        from memory.models import Elder
+
+        elder = session.get(Elder, a.elder_id)
+        elder.birthday = __import__("datetime").date(1948, 5, 1)
+        session.add(elder)
+    _say(client, a, "民國五十七年我們從台南搬到台北", said_at="2026-11-20T10:00:00")
+    _say(client, a, "我二十歲的時候結婚", said_at="2026-11-20T10:01:00")
+    _say(client, a, "上個禮拜二我去看了醫生", said_at="2026-11-20T10:02:00")  # a Friday
+    model = FakeListChatModel(
+        responses=[
+            _facts_json(
+                {
+                    "type": "event",
+                    "text": "民國五十七年從台南搬到台北",
+                    "when": "民國五十七年",
+                    "source": 1,
+                },
+                {"type": "event", "text": "二十歲的時候結婚", "when": "二十歲", "source": 2},
+                {
+                    "type": "event",
+                    "text": "上個禮拜二去看了醫生",
+                    "when": "上個禮拜二",
+                    "source": 3,
+                },
+            )
+        ]
+    )
+    extract_pending(engine, model, now=_later())
+    facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
+    when = {f["text"]: f["event_time"] for f in facts}
+    assert when["民國五十七年從台南搬到台北"].startswith("1967-12-31T16:00")  # 1968 in Taipei
+    assert when["二十歲的時候結婚"].startswith("1967-12-31T16:00")  # born 1948
+    assert when["上個禮拜二去看了醫生"].startswith("2026-11-09T16:00")  # Tue 10 Nov, Taipei
+
+
+def test_nothing_is_read_while_the_elder_is_still_talking(client, engine, world):
+    a = world.a
+    _say(client, a, "我今天去公園")
+    model = FakeListChatModel(responses=[_facts_json()])
+    assert extract_pending(engine, model) == []  # just said: wait for a pause
+    assert len(extract_pending(engine, model, now=_later())) == 1
