@@ -25,7 +25,7 @@ from api.routers import (
 )
 from api.settings import Settings
 from companion.chat import Companion
-from companion.llm import LlamaCppChat, make_chat_model
+from companion.llm import LlamaCppChat, NoModel, make_chat_model
 from memory.db import make_engine
 from memory.embed import make_embedder
 from memory.extract import BackgroundExtractor
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             indexer.start()
         app.state.indexer = indexer
         extractor = None
-        if settings.extract_in_background:
+        if settings.extract_in_background and not isinstance(app.state.companion.model, NoModel):
             extractor = BackgroundExtractor(app.state.engine, app.state.companion.model)
             extractor.start()
         if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):

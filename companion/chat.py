@@ -30,7 +30,7 @@ from memory.errors import LLMUnavailable
 from memory.index import IndexUnavailable, VectorIndex
 from memory.indexer import drain_batch
 from memory.lexical import query_terms, terms
-from memory.models import Memory, MemorySource, Message, MessageRole
+from memory.models import FactStatus, Memory, MemorySource, Message, MessageRole
 from memory.search import Hit, Query, search
 from memory.timeutil import zone
 
@@ -81,6 +81,7 @@ class Reply:
     repairs: dict[str, int]
 
 
+_PREFERENCE = {FactStatus.confirmed.value: 0, None: 1, FactStatus.unconfirmed.value: 2}
 _FUNCTION_CHARS = frozenset("我你您他她它的了吗嗎呢吧啊")
 
 
@@ -177,7 +178,16 @@ class Companion:
             ),
         )
         turn.degraded = result.degraded
-        turn.recalled = [h for h in result.hits if self._relevant(text, h)]
+        hits = [
+            h
+            for h in result.hits
+            # A sensitive fact (a death) is not raised on the companion's own initiative: only
+            # when the elder's words name it.
+            if not h.memory.sensitive or self._shared_content(text, h.memory.text) >= 1
+        ]
+        # Confirmed facts first, then the elder's words, then what is not yet confirmed.
+        hits.sort(key=lambda h: _PREFERENCE.get(h.memory.status, 1))
+        turn.recalled = [h for h in hits if self._relevant(text, h)]
         turn.supported = [h for h in turn.recalled if self._supports(text, h)]
         turn.timings["retrieval_ms"] = _ms(started)
 
@@ -238,6 +248,8 @@ class Companion:
             words = _second_person(words, memory.language or turn.voice.language)
         else:
             said = memory.speaker or MessageRole.family.value
+        if memory.status == FactStatus.unconfirmed.value:
+            said += f" ({turn.voice.say('unconfirmed')})"
         return f"[{memory.id}] {day} {said}: {words}"
 
     def _history(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:

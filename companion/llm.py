@@ -120,6 +120,17 @@ class LlamaCppChat(BaseChatModel):
                     yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
 
+class NoModel(BaseChatModel):
+    """No language model configured: memory works, replies and fact extraction wait."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "none"
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        raise LLMUnavailable("No language model is configured (ZHIAN_LLM=none).")
+
+
 def bundled_model_path(name: str, data_dir: Path, *, show_progress: bool = False) -> Path:
     return ensure_model_file(BUNDLED[name], data_dir, show_progress=show_progress)
 
@@ -134,6 +145,8 @@ def make_chat_model(
 ) -> BaseChatModel:
     """`embedded` (default) or `small`: a bundled model in this process; `openai`, or any
     provider once a base URL is set: an OpenAI-compatible server."""
+    if provider == "none":
+        return NoModel()
     if base_url or provider == "openai":
         if not base_url:
             raise LLMUnavailable(

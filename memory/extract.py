@@ -35,7 +35,28 @@ log = logging.getLogger(__name__)
 BATCH = 6
 QUIET = timedelta(seconds=90)  # extract once the elder has paused, not mid-conversation
 
-ATTRIBUTES = ["name", "lives_in", "hometown", "job", "school", "spouse", "child", "grandchild", "sibling", "parent", "friend", "pet", "likes", "dislikes", "routine", "health_condition", "medicine", "event", "feeling", "other"]
+ATTRIBUTES = [
+    "name",
+    "lives_in",
+    "hometown",
+    "job",
+    "school",
+    "spouse",
+    "child",
+    "grandchild",
+    "sibling",
+    "parent",
+    "friend",
+    "pet",
+    "likes",
+    "dislikes",
+    "routine",
+    "health_condition",
+    "medicine",
+    "event",
+    "feeling",
+    "other",
+]
 
 
 class ExtractedFact(BaseModel):

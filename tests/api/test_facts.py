@@ -248,3 +248,34 @@ def test_deleting_the_message_deletes_the_fact_that_came_only_from_it(client, en
     assert client.get(f"{base}/facts/{fact}", headers=bearer(a.elder)).status_code == 404
     history = client.get(f"{base}/memories/{fact}/history", headers=bearer(a.elder)).json()
     assert [e["action"] for e in history] == ["created", "deleted"]
+
+
+def test_without_a_language_model_memory_and_facts_still_work(engine, settings, world):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(
+        settings.model_copy(update={"llm": "none", "extract_in_background": True}), engine=engine
+    )
+    a = world.a
+    with TestClient(app, raise_server_exceptions=False) as client:
+        said = client.post(
+            f"/v1/elders/{a.elder_id}/chat", json={"message": "我住在台南"}, headers=bearer(a.elder)
+        )
+        assert said.status_code == 503
+        assert "休息" in said.json()["message"]
+        added = client.post(
+            f"/v1/elders/{a.elder_id}/facts",
+            json={"type": "place", "text": "住在台南", "attribute": "lives_in", "value": "台南"},
+            headers=bearer(a.family_full),
+        )
+        assert added.status_code == 201
+        status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
+        assert status.json()["pending"] == 1  # waits for a model, not lost
+        found = client.post(
+            f"/v1/elders/{a.elder_id}/memories:search",
+            json={"query": "台南"},
+            headers=bearer(a.elder),
+        ).json()["results"]
+        assert {r["kind"] for r in found} == {"turn", "place"}
