@@ -38,6 +38,7 @@ from memory import db  # noqa: E402
 from memory.access import caller_for, elder_account, resolve_scope  # noqa: E402
 from memory.embed import make_embedder  # noqa: E402
 from memory.indexer import drain  # noqa: E402
+from memory.language import _converter  # noqa: E402
 
 PROBES = Path(__file__).resolve().parent / "data" / "grounding_probes.json"
 MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
@@ -115,9 +116,13 @@ class Run:
         return join_sentences(said + guard.finish(), language)
 
 
+def _fold(text: str) -> str:
+    """Simplified and lower case, so that 蝨目魚 and 虱目魚 (variants of one word) match."""
+    return _converter("t2s").convert(text).lower()
+
+
 def _holds(reply: str, words: Sequence[str]) -> bool:
-    low = reply.lower()
-    return any(w.lower() in low for w in words)
+    return any(_fold(w) in _fold(reply) for w in words)
 
 
 def evaluate(run: Run, language: str, spec: dict, probes: int, rows: list[dict]) -> None:

@@ -16,10 +16,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from sqlmodel import Session, select
 
 from companion.intent import (
+    asked_slots,
     asks_about_own_past,
     asks_how_known,
     is_question,
     named_relations,
+    slots_held,
 )
 from companion.persona import Voice, voice
 from companion.style import StyleGuard, join_sentences
@@ -225,19 +227,24 @@ class Companion:
         return hit.similarity is not None and hit.similarity >= self.grounding.similarity_with_words
 
     def _supports(self, question: str, hit: Hit) -> bool:
-        """Whether this memory can ground an answer about the elder's past: it names the same
-        kind of person the question names, and shares its words (Chinese: two character
-        pairs, as in 星期天 or 先生叫) and its meaning; or is a close paraphrase of it."""
+        """Whether this memory can ground an answer about the elder's past. It must name the
+        same kind of person the question names and hold what the question asks for (a name,
+        a place, a job…); then its shared words, the matched slots and person, and its
+        closeness in meaning must add up."""
+        memory = hit.memory.text
         asked = named_relations(question)
-        if asked and not asked & named_relations(hit.memory.text):
+        if asked and not asked & named_relations(memory):
             return False  # asked about a brother, the memory is about a daughter
-        shared = self._shared_content(question, hit.memory.text)
+        slots = asked_slots(question)
+        if not slots <= slots_held(memory):
+            return False  # asked where she lives, the memory only gives her name
+        evidence = self._shared_content(question, memory) + len(slots) + (1 if asked else 0)
         needed = 2 if _CJK.search(question) else 1
         if hit.similarity is None:  # the vector index is down: words alone
-            return shared >= needed + 1
+            return evidence >= needed + 1
         if hit.similarity >= self.grounding.similarity_alone:
             return True
-        return shared >= needed and hit.similarity >= self.grounding.similarity_with_words
+        return evidence >= needed and hit.similarity >= self.grounding.similarity_with_words
 
     def _memory_line(self, hit: Hit, turn: Turn, elder_timezone: str) -> str:
         memory = hit.memory

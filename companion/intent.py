@@ -141,3 +141,56 @@ def named_relations(text: str) -> set[int]:
 
 def _index(name: str) -> int:
     return next(i for i, names in enumerate(_RELATIONS) if names[0] == name)
+
+
+# What a question asks for, and what a memory must hold to answer it: a question about where
+# the daughter lives is not answered by a memory of her name.
+_SLOTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "name": (
+        re.compile(r"叫什么|叫啥|名字|\bname\b|\bcalled\b", re.I),
+        re.compile(r"叫|名字|\bnamed?\b|\bcalled\b|(?<=[a-z,] )[A-Z][a-z]+"),
+    ),
+    "residence": (
+        re.compile(r"住|老家|家乡|故乡|\blive[sd]?\b|\bgr[oe]w up\b|\bborn\b|\bhometown\b", re.I),
+        re.compile(r"住|老家|家乡|故乡|搬|\blive[sd]?\b|\bgrew up\b|\bborn\b|\bhometown\b", re.I),
+    ),
+    "location": (
+        re.compile(r"在哪|哪里|哪儿|\bwhere\b", re.I),
+        re.compile(r"在|到|\bin\b|\bat\b|\bnear\b|\bfrom\b", re.I),
+    ),
+    "job": (
+        re.compile(r"工作|职业|做什么工作|干什么的|做什么的|\bjob\b|\bwork|\bprofession", re.I),
+        re.compile(r"工作|当|做|职业|老师|医生|\bwork|\bjob\b|\bas an? ", re.I),
+    ),
+    "school": (
+        re.compile(r"学校|读书|念书|读哪|念哪|\bschool|\bstud(?:y|ying|ies)\b", re.I),
+        re.compile(r"学校|读|念|\bschool|\bstud", re.I),
+    ),
+    "age": (
+        re.compile(r"几岁|多大|多少岁|\bhow old\b|\bage\b", re.I),
+        re.compile(r"岁|\bold\b|\baged?\b", re.I),
+    ),
+    "marriage": (
+        re.compile(r"结婚|嫁|娶|\bmarr(?:y|ied)\b|\bwedding\b|\bhoneymoon\b", re.I),
+        re.compile(r"结婚|嫁|娶|\bmarr(?:y|ied)\b|\bwedding\b|\bhoneymoon\b", re.I),
+    ),
+    "time": (
+        re.compile(r"什么时候|哪一年|哪年|\bwhen\b|\bwhat year\b", re.I),
+        re.compile(r"年|月|时候|\b\d{4}\b|\bago\b|\bwhen\b|\bin (?:the )?\d", re.I),
+    ),
+    "likes": (
+        re.compile(r"喜欢|爱吃|爱听|爱看|最爱|\bfavou?rite\b|\blike\b|\blove\b", re.I),
+        re.compile(r"喜欢|爱|\bfavou?rite\b|\blikes?\b|\bloves?\b|\benjoy", re.I),
+    ),
+}
+
+
+def asked_slots(question: str) -> set[str]:
+    """What the question asks for: name, residence, location, job, school, age, marriage…"""
+    text = _simplified(question)
+    return {slot for slot, (asked, _) in _SLOTS.items() if asked.search(text)}
+
+
+def slots_held(memory_text: str) -> set[str]:
+    text = _simplified(memory_text)
+    return {slot for slot, (_, held) in _SLOTS.items() if held.search(text)}
