@@ -190,6 +190,60 @@ def reindex(elder_id: str | None) -> None:
     click.echo(f"Done: {done} memories indexed in {index.collection_name}.")
 
 
+@main.command()
+@click.option("--elder", "elder_id", help="Only this elder (default: everyone).")
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day to summarise, YYYY-MM-DD (default: yesterday in each elder's timezone).",
+)
+def consolidate(elder_id: str | None, day) -> None:
+    """Rebuild each elder's profile from confirmed facts and summarise a day of conversation
+    (the nightly job; by the language model when one is configured)."""
+    from datetime import datetime as _datetime
+
+    from rich.progress import Progress
+    from sqlmodel import select
+
+    from companion.llm import make_chat_model
+    from memory.consolidate import build_profile, summarise_day
+    from memory.models import Elder
+    from memory.timeutil import zone
+
+    settings = Settings()
+    engine = _admin_engine()
+    model = None
+    try:
+        model = make_chat_model(
+            provider=settings.llm,
+            data_dir=settings.data_dir,
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+        )
+    except ZhianError as exc:
+        err.print(f"[yellow]Summaries from the elders' own words:[/yellow] {exc.message}")
+    with db.session_scope(engine) as session:
+        elders = [session.get(Elder, elder_id)] if elder_id else list(session.exec(select(Elder)))
+    if elders == [None]:
+        _fail(f"No elder with id {elder_id}.")
+    summaries = 0
+    with Progress(console=err) as progress:
+        task = progress.add_task("Consolidating", total=len(elders))
+        for elder in elders:
+            with db.session_scope(engine) as session:
+                build_profile(session, elder.id)
+                target = (
+                    day.date()
+                    if day
+                    else (_datetime.now(zone(elder.timezone)) - timedelta(days=1)).date()
+                )
+                if summarise_day(session, elder.id, target, model) is not None:
+                    summaries += 1
+            progress.advance(task)
+    click.echo(f"Done: {len(elders)} profiles rebuilt, {summaries} day summaries written.")
+
+
 @main.group(name="db")
 def db_group() -> None:
     """Database schema."""

@@ -32,7 +32,7 @@ from memory.errors import LLMUnavailable
 from memory.index import IndexUnavailable, VectorIndex
 from memory.indexer import drain_batch
 from memory.lexical import query_terms, terms
-from memory.models import FactStatus, Memory, MemorySource, Message, MessageRole
+from memory.models import FactStatus, Memory, MemorySource, Message, MessageRole, Profile
 from memory.search import Hit, Query, search
 from memory.timeutil import zone
 
@@ -298,12 +298,28 @@ class Companion:
         )
         # The elder's words go in as they were said, so that next turn's history repeats this
         # turn's prompt exactly and llama.cpp reuses it; memories go in a note just before.
+        # The profile changes once a night: after the persona, it stays in the reused prefix.
+        profile = session.get(Profile, scope.elder_id)
+        persona = turn.voice.persona
+        if profile is not None and profile.sections:
+            persona += "\n\n" + self._profile_text(profile, turn)
         return [
-            SystemMessage(content=turn.voice.persona),
+            SystemMessage(content=persona),
             *self._history(session, scope, turn),
             SystemMessage(content=body),
             HumanMessage(content=_clip(turn.elder_message.text, _HISTORY_CHARS)),
         ]
+
+    def _profile_text(self, profile: Profile, turn: Turn) -> str:
+        lines = [turn.voice.say("profile_title")]
+        for section, texts in profile.sections.items():
+            label = turn.voice.replies.get(f"profile_{section}", section)
+            facing = [_second_person(t, turn.voice.language) for t in texts]
+            lines.append(
+                f"- {label}: "
+                + ("；" if turn.voice.language.startswith("zh") else "; ").join(facing)
+            )
+        return "\n".join(lines)
 
     def _explain_source(self, session: Session, scope: ElderScope, turn: Turn) -> None:
         """'How do you know?': the date and the words of what the last reply drew on."""

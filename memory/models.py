@@ -294,6 +294,36 @@ class ExtractionRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class Profile(SQLModel, table=True):
+    """ "This is me": who the elder is, from confirmed facts, rebuilt nightly; given to the
+    companion at the start of every prompt."""
+
+    __tablename__ = "profiles"
+
+    elder_id: str = Field(
+        primary_key=True, foreign_key="elders.id", max_length=32, ondelete="CASCADE"
+    )
+    # Section name (name, people, places, routines, likes, worries, comforts) to fact texts.
+    sections: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    fact_ids: list[int] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DaySummary(SQLModel, table=True):
+    """What one day of conversation held, in a few sentences, with its source messages."""
+
+    __tablename__ = "day_summaries"
+    __table_args__ = (sa.UniqueConstraint("elder_id", "day", name="uq_day_summary"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    day: date
+    text: str = Field(sa_type=sa.Text)
+    message_ids: list[int] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    written_by: str = Field(max_length=16)  # "model" or "extract" (no model: the elder's words)
+    built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class MemorySource(SQLModel, table=True):
     """Provenance: the messages a memory came from."""
 

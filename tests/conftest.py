@@ -279,16 +279,22 @@ def vector_index(
     )
 
 
-@pytest.fixture
-def search_client(
-    engine: sa.Engine, settings: Settings, vector_index: VectorIndex
-) -> Iterator[TestClient]:
-    """The app on this test's database and vector index (no background indexer)."""
+def app_on_index(engine: sa.Engine, settings: Settings, vector_index: VectorIndex):
+    """The app on this test's database and vector index, with a scripted language model."""
     app = create_app(
         settings.model_copy(update={"vector_index": vector_index.location}), engine=engine
     )
     app.state.vector_index = vector_index
     app.state.companion.index = vector_index
     scripted_model(app)
+    return app
+
+
+@pytest.fixture
+def search_client(
+    engine: sa.Engine, settings: Settings, vector_index: VectorIndex
+) -> Iterator[TestClient]:
+    """The app on this test's database and vector index (no background indexer)."""
+    app = app_on_index(engine, settings, vector_index)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

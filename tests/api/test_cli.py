@@ -478,3 +478,20 @@ def test_elder_link_opens_the_elders_page_with_a_working_token(zhian, api, monke
 
     refused = _refused(zhian("admin", "elder-link", "no-such-elder"))
     assert "no-such-elder" in refused
+
+
+def test_consolidate_rebuilds_profiles_and_summarises_the_day(zhian, api, monkeypatch):
+    monkeypatch.setenv("ZHIAN_LLM", "none")
+    elder_id = _elder(zhian)
+    admin = _token(zhian, "--role", "admin")
+    r = api.post(
+        f"/v1/elders/{elder_id}/messages",
+        json={"text": "我今天去公園散步", "said_at": "2026-11-20T09:00:00", "role": "elder"},
+        headers=bearer(admin),
+    )
+    assert r.status_code == 201, r.text
+    result = zhian("consolidate", "--day", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    assert "1 profiles rebuilt, 1 day summaries written" in _said(result)
+    refused = _refused(zhian("consolidate", "--elder", "0" * 32))
+    assert "No elder" in refused

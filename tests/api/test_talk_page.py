@@ -14,12 +14,11 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from api.app import create_app
 from api.settings import Settings
 from memory import access, db
 from memory.index import VectorIndex
 from tests.companion.conftest import ScriptedModel
-from tests.conftest import _free_port
+from tests.conftest import _free_port, app_on_index
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -39,11 +38,7 @@ def _chromium() -> str:
 def server(
     engine: sa.Engine, settings: Settings, vector_index: VectorIndex
 ) -> Iterator[tuple[str, object]]:
-    app = create_app(
-        settings.model_copy(update={"vector_index": vector_index.location}), engine=engine
-    )
-    app.state.vector_index = vector_index
-    app.state.companion.index = vector_index
+    app = app_on_index(engine, settings, vector_index)
     app.state.companion.model = ScriptedModel(responses=["好的。"], prompts=[])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

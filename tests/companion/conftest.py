@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from langchain_core.language_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 
-from api.app import create_app
 from api.settings import Settings
 from memory.index import VectorIndex
+from tests.conftest import app_on_index
 
 
 class ScriptedModel(FakeListChatModel):
@@ -57,11 +57,7 @@ class StumblingModel(FakeListChatModel):
 def chat_app(
     engine: sa.Engine, settings: Settings, vector_index: VectorIndex
 ) -> Iterator[tuple[TestClient, Any]]:
-    app = create_app(
-        settings.model_copy(update={"vector_index": vector_index.location}), engine=engine
-    )
-    app.state.vector_index = vector_index
-    app.state.companion.index = vector_index
+    app = app_on_index(engine, settings, vector_index)
     script(app)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, app

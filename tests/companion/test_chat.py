@@ -412,3 +412,26 @@ def test_telling_and_asking_in_one_breath_is_not_gated(chat_app, world):
     reply = _say(client, world.a, "我女兒叫美玲，你記住了嗎？")
     assert reply["kind"] == "answer"
     assert len(model.prompts) == 1
+
+
+def test_the_companion_is_given_the_profile(chat_app, engine, world):
+    from memory import db
+    from memory.consolidate import build_profile
+
+    client, app = chat_app
+    a = world.a
+    r = client.post(
+        f"/v1/elders/{a.elder_id}/facts",
+        json={"type": "relationship", "text": "女兒美玲每個星期天來看她"},
+        headers=bearer(a.family_full),
+    )
+    assert r.status_code == 201
+    with db.session_scope(engine) as session:
+        build_profile(session, a.elder_id)
+    model = script(app, "好的。")
+    client.post(
+        f"/v1/elders/{a.elder_id}/chat", json={"message": "今天好冷"}, headers=bearer(a.elder)
+    )
+    persona = model.prompts[-1][0].content
+    assert "女兒美玲每個星期天來看她" in persona
+    assert persona.index("關於長輩") > persona.index("智安")

@@ -1,4 +1,5 @@
-"""Facts: typed memories with review status, validity and history; the extraction outbox.
+"""Facts: typed memories with review status, validity and history; the extraction outbox;
+the elder's profile and day summaries.
 
 Revision ID: 0005
 Revises: 0004
@@ -73,9 +74,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_extraction_runs_elder_at", "extraction_runs", ["elder_id", "started_at"])
+    op.create_table(
+        "profiles",
+        sa.Column("elder_id", sa.String(length=32), nullable=False),
+        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("fact_ids", sa.JSON(), nullable=False),
+        sa.Column("built_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["elder_id"], ["elders.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("elder_id"),
+    )
+    op.create_table(
+        "day_summaries",
+        sa.Column("id", _BIG, nullable=False),
+        sa.Column("elder_id", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("message_ids", sa.JSON(), nullable=False),
+        sa.Column("written_by", sa.String(length=16), nullable=False),
+        sa.Column("built_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["elder_id"], ["elders.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("elder_id", "day", name="uq_day_summary"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("day_summaries")
+    op.drop_table("profiles")
     op.drop_index("ix_extraction_runs_elder_at", "extraction_runs")
     op.drop_table("extraction_runs")
     op.drop_index("ix_memory_events_memory", "memory_events")
