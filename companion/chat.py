@@ -20,6 +20,7 @@ from companion.intent import (
     asks_about_own_past,
     asks_how_known,
     is_question,
+    named_people,
     named_relations,
     slots_held,
 )
@@ -233,7 +234,9 @@ class Companion:
         closeness in meaning must add up."""
         memory = hit.memory.text
         asked = named_relations(question)
-        if asked and not asked & named_relations(memory):
+        held = named_relations(memory)
+        # Every person the question names: "my daughter's husband" needs both in the memory.
+        if not all(kinds & held for kinds in named_people(question)):
             return False  # asked about a brother, the memory is about a daughter
         slots = asked_slots(question)
         if not slots <= slots_held(memory):

@@ -194,3 +194,20 @@ def asked_slots(question: str) -> set[str]:
 def slots_held(memory_text: str) -> set[str]:
     text = _simplified(memory_text)
     return {slot for slot, (_, held) in _SLOTS.items() if held.search(text)}
+
+
+def named_people(text: str) -> list[set[int]]:
+    """Each word for a person in the text, as the kinds it can mean ("brother": 哥哥 or 弟弟;
+    老伴: wife or husband); a word inside a longer one (孫女 in 外孫女) is not counted twice."""
+    folded = _simplified(text).lower()
+    found: dict[str, set[int]] = {}
+    for i, names in enumerate(_RELATIONS):
+        for name in names:
+            hit = re.search(rf"\b{name}s?\b", folded) if name.isascii() else name in folded
+            if hit:
+                found.setdefault(name, set()).add(i)
+    return [
+        kinds
+        for name, kinds in found.items()
+        if not any(name != other and name in other for other in found)
+    ]

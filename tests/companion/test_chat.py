@@ -383,6 +383,7 @@ def test_a_model_that_stops_half_way_leaves_what_was_said(chat_app, world):
         ("zh-Hant", "我年輕的時候在台南的糖廠當會計。", "我年輕時住過高雄嗎？"),
         ("en", "My dog was called Rex.", "What was my cat called?"),
         ("en", "My daughter Susan lives in Leeds.", "What is my daughter's husband called?"),
+        ("zh-Hant", "我弟弟叫阿明，住在高雄。", "我哥哥叫什麼名字？"),
     ],
 )
 def test_a_memory_about_the_same_person_but_not_the_thing_asked_is_no_answer(

@@ -99,3 +99,13 @@ def test_other_words_are_not(text):
 )
 def test_how_do_you_know(text, expected):
     assert asks_how_known(text) is expected
+
+
+def test_each_person_a_question_names_counts_once_with_all_it_can_mean():
+    from companion.intent import named_people
+
+    assert len(named_people("What is my daughter's husband called?")) == 2
+    assert len(named_people("我的外孫女叫什麼")) == 1  # not 孫女 and 外孫 besides
+    [brother] = named_people("my brother Tom")
+    [older] = named_people("我哥哥")
+    assert older < brother  # "brother" may be 哥哥 or 弟弟; 哥哥 is only 哥哥

@@ -1,0 +1,271 @@
+"""Facts from conversation: precision and recall of extracted facts, time resolution, how the
+final state holds up after changes (moved house, new medicine), and how often the model's
+structured answer failed, on a labelled set in three languages.
+
+    python bench/extraction.py [--model embedded] [--limit N]
+
+The labelled set is bench/data/extraction_labelled.json: conversations of an elder (and family)
+with the facts a careful person would take from each message, the date each happened where
+the words say, and which single-value facts (where the elder lives, a job...) must be current
+or retired at the end. Everything runs through the product path: the messages are imported,
+`memory.extract` reads them in batches with the model, `memory.facts` reconciles. With
+ZHIAN_LLM_BASE_URL set, an OpenAI-compatible server is measured beside the embedded model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ADMIN  # noqa: E402
+from companion.llm import make_chat_model  # noqa: E402
+from memory import db, store  # noqa: E402
+from memory.access import resolve_scope  # noqa: E402
+from memory.extract import extract_pending  # noqa: E402
+from memory.language import _converter  # noqa: E402
+from memory.models import (  # noqa: E402
+    FACT_KINDS,
+    ExtractionRun,
+    Memory,
+    MemorySource,
+    Message,
+    MessageRole,
+    Permission,
+)
+from memory.timeutil import zone  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data" / "extraction_labelled.json"
+MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
+console = Console(stderr=True)
+
+
+def _fold(text: str | None) -> str:
+    return _converter("t2s").convert(text or "").lower()
+
+
+@dataclass
+class Scores:
+    gold: int = 0
+    found: int = 0
+    predicted: int = 0
+    correct: int = 0
+    timed_gold: int = 0
+    timed_right: int = 0
+    final: int = 0
+    final_right: int = 0
+    runs: int = 0
+    failed_runs: int = 0
+    retried_runs: int = 0
+    from_companion: int = 0
+    seconds: float = 0.0
+    by_language: dict[str, list[int]] = field(default_factory=dict)  # language: [gold, found]
+
+
+def _load_conversation(engine, conversation: dict) -> tuple[str, dict[str, Message]]:  # type: ignore[no-untyped-def]
+    with db.session_scope(engine) as session:
+        elder = store.create_elder(
+            session,
+            display_name=conversation["id"],
+            languages=[conversation["language"]],
+            timezone=conversation["timezone"],
+        )
+        elder.birthday = date.fromisoformat(conversation["birthday"])
+        session.add(elder)
+        scope = resolve_scope(session, ADMIN, elder.id, permission=Permission.memories_write)
+        drafts = [
+            store.MessageDraft(
+                text=m["text"],
+                role=MessageRole(m["role"]),
+                speaker=m.get("speaker"),
+                said_at=datetime.fromisoformat(m["said_at"]),
+                external_id=f"{conversation['id']}-{i}",
+            )
+            for i, m in enumerate(conversation["messages"])
+        ]
+        created = store.import_messages(session, scope, drafts).created
+        by_key = {m.external_id: m for m in created}
+        for m in created:
+            session.expunge(m)
+        return elder.id, by_key  # type: ignore[return-value]
+
+
+def _same_time(got: date, expected: str) -> bool:
+    """A year ("1968-01-01") matches its year, a month ("2026-10-01") its month, a day the
+    days around it (periods such as "last Christmas" start a few days early)."""
+    day = date.fromisoformat(expected)
+    if expected.endswith("-01-01"):
+        return got.year == day.year
+    if expected.endswith("-01"):
+        return (got.year, got.month) == (day.year, day.month)
+    return abs((got - day).days) <= 3
+
+
+def _matches(fact: Memory, gold: dict) -> bool:
+    words = _fold(fact.text) + " " + _fold(fact.value)
+    return any(_fold(k) in words for k in gold["keywords"])
+
+
+def run_conversation(engine, model, conversation: dict, scores: Scores) -> None:  # type: ignore[no-untyped-def]
+    elder_id, by_key = _load_conversation(engine, conversation)
+    started = time.perf_counter()
+    extract_pending(
+        engine, model, elder_id=elder_id, now=datetime.now(zone("UTC")) + timedelta(days=1)
+    )
+    scores.seconds += time.perf_counter() - started
+    tz = zone(conversation["timezone"])
+    with db.session_scope(engine) as session:
+        facts = list(
+            session.exec(
+                select(Memory).where(
+                    Memory.elder_id == elder_id,
+                    Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
+                )
+            )
+        )
+        sources: dict[int, set[int]] = {}
+        for memory_id, message_id in session.exec(
+            select(MemorySource.memory_id, MemorySource.message_id).where(
+                MemorySource.memory_id.in_([f.id for f in facts])  # type: ignore[attr-defined]
+            )
+        ):
+            sources.setdefault(memory_id, set()).add(message_id)
+        runs = list(session.exec(select(ExtractionRun).where(ExtractionRun.elder_id == elder_id)))
+    scores.runs += len(runs)
+    scores.failed_runs += sum(r.status == "failed" for r in runs)
+    scores.retried_runs += sum(r.attempts > 1 for r in runs)
+
+    language = conversation["language"]
+    tally = scores.by_language.setdefault(language, [0, 0])
+    gold_by_message: dict[int, list[dict]] = {}
+    for i, m in enumerate(conversation["messages"]):
+        message = by_key[f"{conversation['id']}-{i}"]
+        gold_by_message[message.id] = m["facts"]  # type: ignore[index]
+        if m["role"] == "companion":
+            scores.from_companion += sum(message.id in s for s in sources.values())
+        for gold in m["facts"]:
+            scores.gold += 1
+            tally[0] += 1
+            hits = [
+                f for f in facts if message.id in sources.get(f.id, set()) and _matches(f, gold)
+            ]
+            if hits:
+                scores.found += 1
+                tally[1] += 1
+                if gold.get("when"):
+                    scores.timed_gold += 1
+                    got = [h.event_time.astimezone(tz).date() for h in hits if h.event_time]
+                    if any(_same_time(g, gold["when"]) for g in got):
+                        scores.timed_right += 1
+            elif gold.get("when"):
+                scores.timed_gold += 1
+    for fact in facts:
+        for message_id in sources.get(fact.id, set()):
+            scores.predicted += 1
+            if any(_matches(fact, g) for g in gold_by_message.get(message_id, [])):
+                scores.correct += 1
+    for expected in conversation.get("final", []):
+        scores.final += 1
+        current = [
+            f
+            for f in facts
+            if f.attribute == expected["attribute"]
+            and _fold(expected["value"]) in _fold(f.text) + _fold(f.value)
+            and f.deleted_at is None
+        ]
+        if current and all((f.valid_to is None) == expected["current"] for f in current):
+            scores.final_right += 1
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.0%}" if b else "–"
+
+
+def report(results: dict[str, Scores], messages: int) -> Table:
+    table = Table(title=f"Fact extraction on {messages} labelled messages (same run)")
+    table.add_column("measure")
+    for name in results:
+        table.add_column(name, justify="right")
+    rows = [
+        ("recall (gold facts found)", lambda s: _ratio(s.found, s.gold)),
+        ("precision (extracted facts right)", lambda s: _ratio(s.correct, s.predicted)),
+        ("time resolved right", lambda s: _ratio(s.timed_right, s.timed_gold)),
+        ("current/retired right after changes", lambda s: _ratio(s.final_right, s.final)),
+        ("structured answer failed (batches)", lambda s: _ratio(s.failed_runs, s.runs)),
+        ("needed a second try (batches)", lambda s: _ratio(s.retried_runs, s.runs)),
+        ("facts from the companion's words", lambda s: str(s.from_companion)),
+        ("seconds per batch", lambda s: f"{s.seconds / max(s.runs, 1):.1f}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, *(value(s) for s in results.values()))
+    for language in next(iter(results.values())).by_language:
+        table.add_row(
+            f"recall, {language}",
+            *(
+                _ratio(s.by_language[language][1], s.by_language[language][0])
+                for s in results.values()
+            ),
+        )
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="embedded", help="embedded or small")
+    parser.add_argument("--limit", type=int, default=None, help="conversations per language")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    conversations = data["conversations"]
+    if args.limit:
+        taken: Counter[str] = Counter()
+        kept = []
+        for conversation in conversations:
+            if taken[conversation["language"]] < args.limit:
+                taken[conversation["language"]] += 1
+                kept.append(conversation)
+        conversations = kept
+    models = {f"embedded ({args.model})": make_chat_model(provider=args.model, data_dir=MODEL_DIR)}
+    base_url = os.environ.get("ZHIAN_LLM_BASE_URL")
+    if base_url:
+        models["OpenAI-compatible server"] = make_chat_model(
+            provider="openai",
+            data_dir=MODEL_DIR,
+            base_url=base_url,
+            model=os.environ.get("ZHIAN_LLM_MODEL"),
+            api_key=os.environ.get("ZHIAN_LLM_API_KEY"),
+        )
+    results: dict[str, Scores] = {}
+    for name, model in models.items():
+        folder = Path(tempfile.mkdtemp(prefix="zhian-bench-extract-"))
+        engine = db.make_engine(f"sqlite:///{folder / 'zhian.db'}")
+        db.upgrade(engine)
+        scores = results.setdefault(name, Scores())
+        for conversation in conversations:
+            run_conversation(engine, model, conversation, scores)
+            console.print(f"[dim]{name}: {conversation['id']} done[/dim]")
+    messages = sum(len(c["messages"]) for c in conversations)
+    Console(width=160).print(report(results, messages))
+    if args.json:
+        args.json.write_text(json.dumps({k: vars(v) for k, v in results.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
