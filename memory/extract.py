@@ -59,6 +59,10 @@ ATTRIBUTES = [
 ]
 
 
+class ModelUnreachable(Exception):
+    """The model gave no answer at all (as opposed to a malformed one)."""
+
+
 class ExtractedFact(BaseModel):
     type: Literal[FACT_KINDS]  # type: ignore[valid-type]
     text: str = Field(min_length=1, max_length=300)
@@ -115,9 +119,15 @@ def _ask(model: BaseChatModel, messages: Sequence[Message], error: str | None) -
     response_format: dict = {"type": "json_object"}
     if model._llm_type == "zhian-llama-cpp":
         response_format["schema"] = Extraction.model_json_schema()
-    reply = model.invoke(
-        _prompt(messages, error), response_format=response_format, temperature=0.0, max_tokens=600
-    )
+    try:
+        reply = model.invoke(
+            _prompt(messages, error),
+            response_format=response_format,
+            temperature=0.0,
+            max_tokens=600,
+        )
+    except Exception as exc:  # a server down, a model that cannot load: not a malformed answer
+        raise ModelUnreachable(f"{type(exc).__name__}: {exc}") from exc
     return str(reply.content)
 
 
@@ -254,18 +264,25 @@ def extract_pending(
         elders = [elder_id] if elder_id else _ready_elders(session, moment, quiet)
     for owner in elders:
         while True:
-            with session_scope(engine) as session:
-                batch = list(
-                    session.exec(
-                        select(Message)
-                        .where(Message.elder_id == owner, Message.extraction_pending == sa.true())
-                        .order_by(Message.said_at, Message.id)
-                        .limit(BATCH)
+            try:
+                with session_scope(engine) as session:
+                    batch = list(
+                        session.exec(
+                            select(Message)
+                            .where(
+                                Message.elder_id == owner, Message.extraction_pending == sa.true()
+                            )
+                            .order_by(Message.said_at, Message.id)
+                            .limit(BATCH)
+                        )
                     )
-                )
-                if not batch:
-                    break
-                outcomes.append(extract_batch(session, model, owner, batch))
+                    if not batch:
+                        break
+                    outcomes.append(extract_batch(session, model, owner, batch))
+            except ModelUnreachable as exc:
+                # Not the answer's fault: the messages stay pending for the next round.
+                log.warning("Facts wait: the language model cannot be reached (%s)", exc)
+                return outcomes
     return outcomes
 
 

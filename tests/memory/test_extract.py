@@ -210,3 +210,13 @@ def test_nothing_is_read_while_the_elder_is_still_talking(client, engine, world)
     model = FakeListChatModel(responses=[_facts_json()])
     assert extract_pending(engine, model) == []  # just said: wait for a pause
     assert len(extract_pending(engine, model, now=_later())) == 1
+
+
+def test_an_unreachable_model_leaves_the_messages_waiting(client, engine, world):
+    from companion.llm import NoModel
+
+    a = world.a
+    _say(client, a, "我住在台南")
+    assert extract_pending(engine, NoModel(), now=_later()) == []
+    status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
+    assert status.json() == {"pending": 1, "ok": 0, "failed": 0, "failures": []}
