@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from memory import facts, timewords
 from memory.access import caller_for, elder_account, resolve_scope
 from memory.db import session_scope
-from memory.language import _converter, detect_language
+from memory.language import _converter, detect_language, to_traditional
 from memory.models import FACT_KINDS, Elder, ExtractionRun, Message, MessageRole, utcnow
 from memory.timeutil import zone
 
@@ -78,6 +78,18 @@ class Extraction(BaseModel):
     facts: list[ExtractedFact] = Field(max_length=20)
 
 
+def _grammar_schema() -> dict:
+    """The schema the model's answer is held to: every key present (a small model leaves out
+    what it may), while reading an answer still accepts the defaults."""
+    schema = Extraction.model_json_schema()
+    fact = schema["$defs"]["ExtractedFact"]
+    fact["required"] = list(fact["properties"])
+    return schema
+
+
+_GRAMMAR_SCHEMA = _grammar_schema()
+
+
 _SYSTEM = """You read what an older person (and sometimes their family) said, and list the facts \
 about the older person's life: people, places, events, routines, preferences, health, \
 relationships, feelings. Rules:
@@ -88,7 +100,15 @@ relationships, feelings. Rules:
 - "when": the time words of the message if it says when it happened ("上個禮拜二", "1968", \
 "when I was twenty"), else null.
 - "source": the number of the message.
-Answer with JSON only: {"facts": [...]} (an empty list when there is nothing)."""
+- Questions and requests to the companion are not facts.
+Answer with JSON only: {"facts": [...]} (an empty list when there is nothing).
+Example. Messages:
+1. [older person] 我住在台南，上個禮拜二去看了醫生。
+2. [older person] 你今天好嗎？
+Answer: {"facts": [{"type": "place", "text": "住在台南", "subject": "self", "attribute": \
+"lives_in", "value": "台南", "when": null, "confidence": 0.9, "source": 1}, {"type": "event", \
+"text": "上個禮拜二去看了醫生", "subject": "self", "attribute": "event", "value": "看醫生", \
+"when": "上個禮拜二", "confidence": 0.9, "source": 1}]}"""
 
 
 def _prompt(messages: Sequence[Message], error: str | None) -> list:
@@ -118,7 +138,7 @@ def _ask(model: BaseChatModel, messages: Sequence[Message], error: str | None) -
     # llama.cpp holds the answer to the schema with a grammar; OpenAI-style servers get JSON mode.
     response_format: dict = {"type": "json_object"}
     if model._llm_type == "zhian-llama-cpp":
-        response_format["schema"] = Extraction.model_json_schema()
+        response_format["schema"] = _GRAMMAR_SCHEMA
     try:
         reply = model.invoke(
             _prompt(messages, error),
@@ -141,7 +161,7 @@ class Outcome:
 
 def _in_script(text: str, language: str | None) -> str:
     if language == "zh-Hant":
-        return _converter("s2tw").convert(text) if _converter("t2s").convert(text) == text else text
+        return to_traditional(text)
     if language == "zh-Hans":
         return _converter("t2s").convert(text)
     return text

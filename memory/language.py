@@ -28,3 +28,25 @@ def detect_language(text: str, *, fallback: str) -> str:
     if _LATIN.search(text):
         return "en"
     return fallback
+
+
+# Characters Taiwan writes both ways; the elder's own spelling (台南) is kept.
+_KEEP_IN_TRADITIONAL = frozenset("台")
+
+
+def to_traditional(text: str) -> str:
+    """Simplified characters made Traditional (Taiwan), leaving Traditional text as it is:
+    converting Traditional text again would turn 台南 into 臺南 and 吃 into 喫."""
+    to_trad, to_simp = _converter("s2tw"), _converter("t2s")
+    if to_simp.convert(text) == text:  # no Traditional-only characters: convert by phrase
+        converted = to_trad.convert(text)
+        if len(converted) != len(text):
+            return converted
+        return "".join(
+            o if o in _KEEP_IN_TRADITIONAL else c for o, c in zip(text, converted, strict=True)
+        )
+    # Mixed: only the characters that exist in Simplified alone.
+    return "".join(
+        c if c in _KEEP_IN_TRADITIONAL or to_simp.convert(c) != c else to_trad.convert(c)
+        for c in text
+    )

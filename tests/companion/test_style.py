@@ -75,7 +75,7 @@ def test_a_sentence_is_handed_over_only_once_it_is_complete():
 
 
 def test_traditional_text_is_not_converted_twice():
-    from companion.persona import to_traditional
+    from memory.language import to_traditional
 
     assert to_traditional("我年輕的時候在台南的糖廠當會計") == "我年輕的時候在台南的糖廠當會計"
     assert to_traditional("一起吃午飯，傍晚才回家") == "一起吃午飯，傍晚才回家"
