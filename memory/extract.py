@@ -32,7 +32,7 @@ from memory.timeutil import zone
 
 log = logging.getLogger(__name__)
 
-BATCH = 6
+BATCH = 4  # messages per answer: more makes the answer long enough to be cut off
 QUIET = timedelta(seconds=90)  # extract once the elder has paused, not mid-conversation
 
 ATTRIBUTES = [
@@ -144,7 +144,7 @@ def _ask(model: BaseChatModel, messages: Sequence[Message], error: str | None) -
             _prompt(messages, error),
             response_format=response_format,
             temperature=0.0,
-            max_tokens=600,
+            max_tokens=900,
         )
     except Exception as exc:  # a server down, a model that cannot load: not a malformed answer
         raise ModelUnreachable(f"{type(exc).__name__}: {exc}") from exc
