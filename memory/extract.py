@@ -172,6 +172,28 @@ _AGE = re.compile(
 )
 
 
+# The slot a fact fills, from its words, when the model left it as "other": a small model often
+# does, and then a move would never retire the old address.
+_SLOT_WORDS = (
+    ("lives_in", re.compile(r"住在|搬到|搬去|搬回|住进|住進|\blive[sd]? in\b|\bmoved to\b", re.I)),
+    ("hometown", re.compile(r"老家|家乡|家鄉|故乡|故鄉|\bhometown\b|\bgrew up in\b", re.I)),
+    ("job", re.compile(r"工作|上班|职业|職業|\bworks? as\b|\bworked as\b|\bjob\b", re.I)),
+    ("school", re.compile(r"学校|學校|上学|上學|读书|讀書|\bschool\b", re.I)),
+    ("medicine", re.compile(r"药|藥|\bmedicine\b|\btablets?\b|\bpills?\b", re.I)),
+    (
+        "likes",
+        re.compile(r"喜欢|喜歡|爱吃|愛吃|最爱|最愛|\blikes?\b|\bloves?\b|\bfavou?rite\b", re.I),
+    ),
+)
+
+
+def _attribute(found: ExtractedFact) -> str | None:
+    if found.attribute != "other":
+        return found.attribute
+    words = f"{found.text} {found.value or ''}"
+    return next((slot for slot, pattern in _SLOT_WORDS if pattern.search(words)), None)
+
+
 def _event_time(fact: ExtractedFact, message: Message, elder: Elder) -> datetime | None:
     """When it happened: the time words read against when they were said, in the elder's
     timezone; "when I was twenty" against the elder's birthday."""
@@ -227,7 +249,7 @@ def extract_batch(
                     kind=found.type,
                     text=text,
                     subject=found.subject or facts.SELF,
-                    attribute=None if found.attribute == "other" else found.attribute,
+                    attribute=_attribute(found),
                     value=found.value,
                     event_time=_event_time(found, message, elder),
                     confidence=found.confidence,

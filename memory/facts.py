@@ -146,9 +146,20 @@ def _same_slot(fact: Memory, draft: FactDraft) -> bool:
 
 
 def _duplicate(fact: Memory, draft: FactDraft) -> bool:
-    if _same_slot(fact, draft) and draft.value is not None:
+    if _same_slot(fact, draft) and _norm(draft.value) and _norm(fact.value):
         return _norm(fact.value) == _norm(draft.value)
     return fact.kind == draft.kind and _norm(fact.text) == _norm(draft.text)
+
+
+def _replaces(old: Memory, draft: FactDraft) -> bool:
+    """A new value in a one-value slot: both values known, and different."""
+    return (
+        draft.attribute in SINGLE_VALUED
+        and _same_slot(old, draft)
+        and bool(_norm(draft.value))
+        and bool(_norm(old.value))
+        and _norm(old.value) != _norm(draft.value)
+    )
 
 
 def _was_rejected(session: Session, elder_id: str, draft: FactDraft) -> bool:
@@ -218,7 +229,7 @@ def remember_fact(
     retired = []
     if draft.attribute in SINGLE_VALUED:
         for old in _current_facts(session, scope.elder_id):
-            if old.id != fact.id and _same_slot(old, draft):
+            if old.id != fact.id and _replaces(old, draft):
                 _retire(session, old, by=fact, author=author, at=draft.event_time or said_at)
                 retired.append(old)
     return Remembered(fact=fact, action="created", retired=retired)

@@ -220,3 +220,50 @@ def test_an_unreachable_model_leaves_the_messages_waiting(client, engine, world)
     assert extract_pending(engine, NoModel(), now=_later()) == []
     status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
     assert status.json() == {"pending": 1, "ok": 0, "failed": 0, "failures": []}
+
+
+def test_a_move_is_recognised_when_the_model_leaves_the_slot_out(client, engine, world):
+    a = world.a
+    _say(client, a, "我住在台南", said_at="2026-10-01T10:00:00")
+    extract_pending(
+        engine,
+        FakeListChatModel(
+            responses=[
+                _facts_json(
+                    {
+                        "type": "place",
+                        "text": "住在台南",
+                        "attribute": "other",
+                        "value": "台南",
+                        "source": 1,
+                    }
+                )
+            ]
+        ),
+        now=_later(),
+    )
+    _say(client, a, "我搬到台北了", said_at="2026-11-20T10:00:00")
+    extract_pending(
+        engine,
+        FakeListChatModel(
+            responses=[
+                _facts_json(
+                    {
+                        "type": "place",
+                        "text": "搬到台北了",
+                        "attribute": "other",
+                        "value": "台北",
+                        "source": 1,
+                    }
+                )
+            ]
+        ),
+        now=_later(),
+    )
+    every = client.get(
+        f"/v1/elders/{a.elder_id}/facts", params={"include_retired": True}, headers=bearer(a.elder)
+    ).json()
+    assert [(f["attribute"], f["value"], f["valid_to"] is None) for f in every] == [
+        ("lives_in", "台北", True),
+        ("lives_in", "台南", False),
+    ]
