@@ -29,7 +29,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Scratch  # noqa: E402
+from bench.common import Scratch, fold  # noqa: E402
 from companion.chat import Companion, Turn  # noqa: E402
 from companion.llm import make_chat_model  # noqa: E402
 from companion.persona import voice  # noqa: E402
@@ -38,7 +38,6 @@ from memory import db  # noqa: E402
 from memory.access import caller_for, elder_account, resolve_scope  # noqa: E402
 from memory.embed import make_embedder  # noqa: E402
 from memory.indexer import drain  # noqa: E402
-from memory.language import _converter  # noqa: E402
 
 PROBES = Path(__file__).resolve().parent / "data" / "grounding_probes.json"
 MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
@@ -84,8 +83,6 @@ class Run:
             if first is None:
                 first = time.perf_counter() - started
             said.append(sentence)
-        with db.session_scope(self.scratch.engine) as session:
-            scope = resolve_scope(session, caller_for(elder_account(session, elder_id)), elder_id)
         self.companion.store_reply(scope, turn, said, guard)
         total = time.perf_counter() - started
         # What the server's background indexer does between turns, outside the turn's time.
@@ -116,13 +113,8 @@ class Run:
         return join_sentences(said + guard.finish(), language)
 
 
-def _fold(text: str) -> str:
-    """Simplified and lower case, so that 蝨目魚 and 虱目魚 (variants of one word) match."""
-    return _converter("t2s").convert(text).lower()
-
-
 def _holds(reply: str, words: Sequence[str]) -> bool:
-    return any(_fold(w) in _fold(reply) for w in words)
+    return any(fold(w) in fold(reply) for w in words)
 
 
 def evaluate(run: Run, language: str, spec: dict, probes: int, rows: list[dict]) -> None:

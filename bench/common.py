@@ -18,6 +18,7 @@ from memory import db, store
 from memory.access import Caller, resolve_scope
 from memory.embed import make_embedder
 from memory.index import VectorIndex, passage_text
+from memory.language import _converter
 from memory.models import Permission, Role
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,3 +119,8 @@ class Scratch:
 
     def scope(self, session, elder_id: str, permission=Permission.memories_read):  # type: ignore[no-untyped-def]
         return resolve_scope(session, ADMIN, elder_id, permission=permission)
+
+
+def fold(text: str | None) -> str:
+    """Simplified and lower case, so that 蝨目魚 and 虱目魚 (variants of one word) match."""
+    return _converter("t2s").convert(text or "").lower()

@@ -32,12 +32,11 @@ from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ADMIN  # noqa: E402
+from bench.common import ADMIN, fold  # noqa: E402
 from companion.llm import make_chat_model  # noqa: E402
 from memory import db, store  # noqa: E402
 from memory.access import resolve_scope  # noqa: E402
 from memory.extract import extract_pending  # noqa: E402
-from memory.language import _converter  # noqa: E402
 from memory.models import (  # noqa: E402
     FACT_KINDS,
     ExtractionRun,
@@ -52,10 +51,6 @@ from memory.timeutil import zone  # noqa: E402
 DATA = Path(__file__).resolve().parent / "data" / "extraction_labelled.json"
 MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
 console = Console(stderr=True)
-
-
-def _fold(text: str | None) -> str:
-    return _converter("t2s").convert(text or "").lower()
 
 
 @dataclass
@@ -116,8 +111,8 @@ def _same_time(got: date, expected: str) -> bool:
 
 
 def _matches(fact: Memory, gold: dict) -> bool:
-    words = _fold(fact.text) + " " + _fold(fact.value)
-    return any(_fold(k) in words for k in gold["keywords"])
+    words = fold(fact.text) + " " + fold(fact.value)
+    return any(fold(k) in words for k in gold["keywords"])
 
 
 def run_conversation(engine, model, conversation: dict, scores: Scores) -> None:  # type: ignore[no-untyped-def]
@@ -184,7 +179,7 @@ def run_conversation(engine, model, conversation: dict, scores: Scores) -> None:
             f
             for f in facts
             if f.attribute == expected["attribute"]
-            and _fold(expected["value"]) in _fold(f.text) + _fold(f.value)
+            and fold(expected["value"]) in fold(f.text) + fold(f.value)
             and f.deleted_at is None
         ]
         if current and all((f.valid_to is None) == expected["current"] for f in current):

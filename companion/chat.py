@@ -32,6 +32,7 @@ from memory.db import session_scope
 from memory.errors import LLMUnavailable
 from memory.index import IndexUnavailable, VectorIndex
 from memory.indexer import drain_batch
+from memory.language import CJK
 from memory.lexical import query_terms, terms
 from memory.models import FactStatus, Memory, MemorySource, Message, MessageRole, Profile
 from memory.search import Hit, Query, search
@@ -39,7 +40,6 @@ from memory.timeutil import zone
 
 log = logging.getLogger(__name__)
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _HISTORY_CHARS = 300  # per message in the prompt: long dictation must not crowd out the rest
 _QUOTE_CHARS = 80  # of the elder's words, when saying where a memory came from
 
@@ -242,7 +242,7 @@ class Companion:
         if not slots <= slots_held(memory):
             return False  # asked where she lives, the memory only gives her name
         evidence = self._shared_content(question, memory) + len(slots) + (1 if asked else 0)
-        needed = 2 if _CJK.search(question) else 1
+        needed = 2 if CJK.search(question) else 1
         if hit.similarity is None:  # the vector index is down: words alone
             return evidence >= needed + 1
         if hit.similarity >= self.grounding.similarity_alone:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from memory.language import _converter
+from memory.language import CJK, _converter
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # A message is read clause by clause: "我女兒叫美玲，你記住了嗎？" tells, then asks something else.
 _CLAUSES = re.compile(r"[，,。．.!！;；\n]+")
 
@@ -89,7 +88,7 @@ def asks_how_known(text: str) -> bool:
 
 def is_question(text: str) -> bool:
     """Whether the words ask something (a memory that is a question supports no answer)."""
-    if _CJK.search(text):
+    if CJK.search(text):
         return bool(_ZH_QUESTION.search(_simplified(text)))
     return bool(_EN_QUESTION.search(text))
 
@@ -103,7 +102,7 @@ def asks_about_own_past(text: str) -> bool:
 
 
 def _clause_asks_about_past(clause: str) -> bool:
-    if _CJK.search(clause):
+    if CJK.search(clause):
         zh = _simplified(clause)
         if not (_ZH_QUESTION.search(zh) or _ZH_RECALL_REQUEST.search(zh)):
             return False
@@ -122,25 +121,7 @@ def _clause_asks_about_past(clause: str) -> bool:
 
 def named_relations(text: str) -> set[int]:
     """Which kinds of people (indexes into _RELATIONS) the words name."""
-    zh = _simplified(text).lower()
-    found = set()
-    for i, names in enumerate(_RELATIONS):
-        for name in names:
-            if name.isascii():
-                if re.search(rf"\b{name}s?\b", zh):
-                    found.add(i)
-            elif name in zh and not (name == "孙子" and "外孙子" in zh):
-                found.add(i)
-    # 外孙女 holds 孙女 and 外孙; 孙女 holds no 外孙女: the longest name wins.
-    if "外孙女" in zh:
-        found -= {_index("孙女"), _index("外孙")}
-    elif "外孙" in zh:
-        found -= {_index("孙子")}
-    return found
-
-
-def _index(name: str) -> int:
-    return next(i for i, names in enumerate(_RELATIONS) if names[0] == name)
+    return set().union(*named_people(text))
 
 
 # What a question asks for, and what a memory must hold to answer it: a question about where

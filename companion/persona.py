@@ -9,7 +9,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from memory.language import _converter, to_traditional
+from memory.language import in_script
 from memory.models import LANGUAGES
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
@@ -47,12 +47,7 @@ class Voice:
         )
 
     def in_script(self, text: str) -> str:
-        """The reply in the elder's script: the model sometimes mixes Traditional and Simplified."""
-        if self.language == "zh-Hans":
-            return _converter("t2s").convert(text)
-        if self.language == "zh-Hant":
-            return to_traditional(text)
-        return text
+        return in_script(text, self.language)
 
 
 @lru_cache(maxsize=len(LANGUAGES))

@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 
 from companion.persona import Voice
+from memory.language import CJK
 
 MAX_SENTENCES = 3
 MAX_CJK_CHARS = 40  # per sentence
@@ -32,7 +33,6 @@ _RECALL_QUESTION = re.compile(
 _ZH_QUESTION_WORD = re.compile(r"[嗎吗呢]\W*$")
 # Abbreviations whose full stop ends no sentence.
 _ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof)\.$")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _CLAUSE = re.compile(r"[,\uff0c\u3001;\uff1b]")
 
 _counts: Counter[str] = Counter()
@@ -128,7 +128,7 @@ class StyleGuard:
         return sentence
 
     def _shorten(self, sentence: str) -> list[str]:
-        cjk = len(_CJK.findall(sentence))
+        cjk = len(CJK.findall(sentence))
         too_long = cjk > MAX_CJK_CHARS if cjk else len(sentence.split()) > MAX_WORDS
         if not too_long:
             return [sentence]

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from memory import facts, timewords
 from memory.access import caller_for, elder_account, resolve_scope
 from memory.db import session_scope
-from memory.language import _converter, detect_language, to_traditional
+from memory.language import detect_language, in_script
 from memory.models import FACT_KINDS, Elder, ExtractionRun, Message, MessageRole, utcnow
 from memory.timeutil import zone
 
@@ -159,14 +159,6 @@ class Outcome:
     retired: int = 0
 
 
-def _in_script(text: str, language: str | None) -> str:
-    if language == "zh-Hant":
-        return to_traditional(text)
-    if language == "zh-Hans":
-        return _converter("t2s").convert(text)
-    return text
-
-
 _AGE = re.compile(
     r"when I was (\d{1,3})|at (?:the age of )?(\d{1,3})\b|([0-9一二三四五六七八九十]+)[歲岁]"
 )
@@ -238,7 +230,7 @@ def extract_batch(
             message = messages[found.source - 1]
             if message.role not in (MessageRole.elder.value, MessageRole.family.value):
                 continue  # the companion's words are never facts about the elder
-            text = _in_script(found.text.strip(), message.language)
+            text = in_script(found.text.strip(), message.language)
             language = detect_language(text, fallback=message.language or elder.language)
             if (language == "en") != (message.language == "en"):
                 continue  # written in another language than it was said in
@@ -283,12 +275,8 @@ def _ready_elders(session: Session, now: datetime, quiet: timedelta) -> list[str
     return [
         elder_id
         for elder_id, count, last in rows
-        if count >= BATCH or (last is not None and _aware(last) <= now - quiet)
+        if count >= BATCH or (last is not None and last <= now - quiet)
     ]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone("UTC"))
 
 
 def extract_pending(

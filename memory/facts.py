@@ -259,6 +259,16 @@ def _retire(session: Session, old: Memory, *, by: Memory, author: Author, at: da
 # --- the family's review ----------------------------------------------------------------
 
 
+def _audit(session: Session, scope: ElderScope, action: str, fact_id: int | None) -> None:
+    record(
+        session,
+        actor=scope.actor,
+        action=action,
+        elder_id=scope.elder_id,
+        detail={"fact_id": fact_id},
+    )
+
+
 def _visible_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
     fact = session.get(Memory, fact_id)
     if (
@@ -293,13 +303,7 @@ def add_fact(session: Session, scope: ElderScope, draft: FactDraft) -> Remembere
     """A fact the family (or the elder) adds by hand: confirmed, its source is that person."""
     remembered = remember_fact(session, scope, draft, sources=[], author=Author.of(scope))
     assert remembered is not None
-    record(
-        session,
-        actor=scope.actor,
-        action="fact.create",
-        elder_id=scope.elder_id,
-        detail={"fact_id": remembered.fact.id},
-    )
+    _audit(session, scope, "fact.create", remembered.fact.id)
     return remembered
 
 
@@ -326,13 +330,7 @@ def edit_fact(session: Session, scope: ElderScope, fact_id: int, changes: dict) 
     session.add(fact)
     session.flush()
     _event(session, fact, "edited", Author.of(scope), before=before, after=_snapshot(fact))
-    record(
-        session,
-        actor=scope.actor,
-        action="fact.edit",
-        elder_id=scope.elder_id,
-        detail={"fact_id": fact_id},
-    )
+    _audit(session, scope, "fact.edit", fact_id)
     return fact
 
 
@@ -346,13 +344,7 @@ def _set_status(
     session.add(fact)
     session.flush()
     _event(session, fact, action, Author.of(scope), before=before, after=_snapshot(fact))
-    record(
-        session,
-        actor=scope.actor,
-        action=f"fact.{action}",
-        elder_id=scope.elder_id,
-        detail={"fact_id": fact_id},
-    )
+    _audit(session, scope, f"fact.{action}", fact_id)
     return fact
 
 
@@ -376,13 +368,7 @@ def delete_fact(session: Session, scope: ElderScope, fact_id: int) -> None:
     session.add(IndexTombstone(memory_id=fact.id or 0, elder_id=scope.elder_id))
     session.flush()
     _event(session, fact, "deleted", Author.of(scope), before=before)
-    record(
-        session,
-        actor=scope.actor,
-        action="fact.delete",
-        elder_id=scope.elder_id,
-        detail={"fact_id": fact_id},
-    )
+    _audit(session, scope, "fact.delete", fact_id)
 
 
 @dataclass(frozen=True)

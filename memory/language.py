@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import opencc
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -19,7 +19,7 @@ def _converter(config: str) -> opencc.OpenCC:
 def detect_language(text: str, *, fallback: str) -> str:
     """Tell zh-Hant from zh-Hans by what OpenCC would change; text with no Chinese and some
     Latin letters is English; anything undecided keeps `fallback` (the elder's language)."""
-    if _CJK.search(text):
+    if CJK.search(text):
         if _converter("t2s").convert(text) != text:
             return "zh-Hant"
         if _converter("s2t").convert(text) != text:
@@ -50,3 +50,12 @@ def to_traditional(text: str) -> str:
         c if c in _KEEP_IN_TRADITIONAL or to_simp.convert(c) != c else to_trad.convert(c)
         for c in text
     )
+
+
+def in_script(text: str, language: str | None) -> str:
+    """Text in the script of `language`: the model sometimes mixes Traditional and Simplified."""
+    if language == "zh-Hans":
+        return _converter("t2s").convert(text)
+    if language == "zh-Hant":
+        return to_traditional(text)
+    return text
