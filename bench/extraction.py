@@ -2,7 +2,7 @@
 final state holds up after changes (moved house, new medicine), and how often the model's
 structured answer failed, on a labelled set in three languages.
 
-    python bench/extraction.py [--model embedded] [--limit N]
+    python bench/extraction.py [--model embedded] [--limit N] [--longmemeval N]
 
 The labelled set is bench/data/extraction_labelled.json: conversations of an elder (and family)
 with the facts a careful person would take from each message, the date each happened where
@@ -10,11 +10,19 @@ the words say, and which single-value facts (where the elder lives, a job...) mu
 or retired at the end. Everything runs through the product path: the messages are imported,
 `memory.extract` reads them in batches with the model, `memory.facts` reconciles. With
 ZHIAN_LLM_BASE_URL set, an OpenAI-compatible server is measured beside the embedded model.
+
+Then, on LongMemEval's knowledge-update and temporal-reasoning questions (../shared/benchmarks),
+the same questions are asked of the memory twice in one run: with turn-level memories alone,
+and with the facts extracted from the same conversations beside them. Each question's haystack
+is cut to its evidence sessions and a few others (the 1.5B model reads ~8 messages a minute on
+two cores; a whole haystack takes an hour), so recall is at turn level, where it still
+discriminates: a fact found counts as the turns it was taken from.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
@@ -32,11 +40,12 @@ from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ADMIN, fold  # noqa: E402
+from bench.common import ADMIN, DATA, Scratch, cached_embedder, fold  # noqa: E402
 from companion.llm import make_chat_model  # noqa: E402
 from memory import db, store  # noqa: E402
 from memory.access import resolve_scope  # noqa: E402
 from memory.extract import extract_pending  # noqa: E402
+from memory.indexer import drain  # noqa: E402
 from memory.models import (  # noqa: E402
     FACT_KINDS,
     ExtractionRun,
@@ -46,9 +55,10 @@ from memory.models import (  # noqa: E402
     MessageRole,
     Permission,
 )
+from memory.search import Query, search  # noqa: E402
 from memory.timeutil import zone  # noqa: E402
 
-DATA = Path(__file__).resolve().parent / "data" / "extraction_labelled.json"
+LABELLED = Path(__file__).resolve().parent / "data" / "extraction_labelled.json"
 MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
 console = Console(stderr=True)
 
@@ -218,15 +228,160 @@ def report(results: dict[str, Scores], messages: int) -> Table:
     return table
 
 
+# --- LongMemEval: facts beside turns ---------------------------------------------------------
+
+LME_TYPES = ("knowledge-update", "temporal-reasoning")
+KS = (5, 10)
+
+
+def _lme_date(text: str) -> datetime:
+    day, clock = text.split(" (")[0], text.split(") ")[1]
+    return datetime.strptime(f"{day} {clock}", "%Y/%m/%d %H:%M").replace(tzinfo=zone("UTC"))
+
+
+def _lme_questions(per_type: int) -> list[dict]:
+    path = DATA / "longmemeval" / "longmemeval_s_cleaned.partial.json.gz"
+    with gzip.open(path) as raw:
+        items = [q for q in json.load(raw) if not q["question_id"].endswith("_abs")]
+    chosen = []
+    for kind in LME_TYPES:
+        of_kind = [q for q in items if q["question_type"] == kind]
+        step = len(of_kind) / per_type
+        chosen += [of_kind[int(i * step)] for i in range(per_type)]
+    return chosen
+
+
+def _lme_sessions(item: dict, distractors: int) -> list[tuple[str, str, list[dict]]]:
+    """The evidence sessions and the `distractors` sessions nearest them in the haystack."""
+    sessions = list(
+        zip(
+            item["haystack_session_ids"],
+            item["haystack_dates"],
+            item["haystack_sessions"],
+            strict=True,
+        )
+    )
+    evidence = [i for i, (sid, _, _) in enumerate(sessions) if sid in item["answer_session_ids"]]
+    others = sorted(
+        (i for i in range(len(sessions)) if i not in evidence),
+        key=lambda i: min(abs(i - e) for e in evidence),
+    )[:distractors]
+    return [sessions[i] for i in sorted(evidence + others)]
+
+
+@dataclass
+class Recall:
+    hits: dict[str, dict[int, float]] = field(default_factory=dict)  # type: {k: sum}
+    questions: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, ranked: list[str], gold: set[str]) -> None:
+        self.questions[kind] += 1
+        for k in KS:
+            got = len(gold & set(ranked[:k])) / len(gold) if gold else 0.0
+            self.hits.setdefault(kind, {}).setdefault(k, 0.0)
+            self.hits[kind][k] += got
+
+    def mean(self, kind: str, k: int) -> float:
+        return self.hits[kind][k] / self.questions[kind] if self.questions[kind] else 0.0
+
+
+def _ranked_turns(hits) -> list[str]:  # type: ignore[no-untyped-def]
+    """Turn keys in rank order; a fact stands for the turns it was taken from."""
+    ranked: list[str] = []
+    for hit in hits:
+        for _, key in hit.sources:
+            if key and key not in ranked:
+                ranked.append(key)
+    return ranked
+
+
+def run_longmemeval(model, per_type: int, distractors: int) -> dict[str, Recall]:  # type: ignore[no-untyped-def]
+    scratch = Scratch.make(cached_embedder("e5-small"))
+    results = {"turns only": Recall(), "turns + facts": Recall()}
+    for item in _lme_questions(per_type):
+        elder_id = scratch.elder(item["question_id"], "en")
+        gold: set[str] = set()
+        drafts = []
+        for position, (sid, when, turns) in enumerate(_lme_sessions(item, distractors)):
+            start = _lme_date(when)
+            for n, turn in enumerate(turns):
+                key = f"{position}:{sid}:{n}"
+                if turn.get("has_answer"):
+                    gold.add(key)
+                drafts.append(
+                    store.MessageDraft(
+                        text=turn["content"],
+                        said_at=start + timedelta(seconds=30 * n),
+                        role=MessageRole.elder if turn["role"] == "user" else MessageRole.companion,
+                        external_id=key,
+                    )
+                )
+        with db.session_scope(scratch.engine) as session:
+            scope = scratch.scope(session, elder_id, Permission.memories_write)
+            store.import_messages(session, scope, drafts)
+        started = time.perf_counter()
+        extract_pending(
+            scratch.engine,
+            model,
+            elder_id=elder_id,
+            now=datetime.now(zone("UTC")) + timedelta(days=1),
+        )
+        drain(scratch.engine, scratch.index, elder_id=elder_id, batch=256)
+        question = Query(
+            text=item["question"],
+            k=max(KS) * 2,
+            as_of=_lme_date(item["question_date"]),
+            hide_later=False,
+        )
+        with db.session_scope(scratch.engine) as session:
+            scope = scratch.scope(session, elder_id)
+            for name, kinds in (("turns only", ["turn"]), ("turns + facts", None)):
+                query = Query(**{**vars(question), "kinds": kinds})
+                hits = search(session, scope, scratch.index, query).hits
+                results[name].add(item["question_type"], _ranked_turns(hits), gold)
+        console.print(
+            f"[dim]LongMemEval {item['question_id']} ({item['question_type']}): "
+            f"{len(drafts)} turns, {time.perf_counter() - started:.0f} s[/dim]"
+        )
+    return results
+
+
+def report_longmemeval(results: dict[str, Recall], per_type: int, distractors: int) -> Table:
+    table = Table(
+        title=f"LongMemEval_S, {per_type} questions per type, evidence + {distractors} other "
+        "sessions each: turn recall (same run)"
+    )
+    table.add_column("question type")
+    for name in results:
+        table.add_column(f"{name} R@5 / R@10", justify="right")
+    for kind in LME_TYPES:
+        table.add_row(
+            kind,
+            *(f"{r.mean(kind, 5):.3f} / {r.mean(kind, 10):.3f}" for r in results.values()),
+        )
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="embedded", help="embedded or small")
     parser.add_argument("--limit", type=int, default=None, help="conversations per language")
+    parser.add_argument(
+        "--longmemeval",
+        type=int,
+        default=3,
+        metavar="N",
+        help="LongMemEval questions per type (knowledge-update, temporal-reasoning); 0 skips",
+    )
+    parser.add_argument(
+        "--distractors", type=int, default=3, help="other sessions beside the evidence"
+    )
+    parser.add_argument("--skip-labelled", action="store_true", help="only the LongMemEval part")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    data = json.loads(DATA.read_text(encoding="utf-8"))
+    data = json.loads(LABELLED.read_text(encoding="utf-8"))
     conversations = data["conversations"]
     if args.limit:
         taken: Counter[str] = Counter()
@@ -246,19 +401,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=os.environ.get("ZHIAN_LLM_MODEL"),
             api_key=os.environ.get("ZHIAN_LLM_API_KEY"),
         )
-    results: dict[str, Scores] = {}
-    for name, model in models.items():
-        folder = Path(tempfile.mkdtemp(prefix="zhian-bench-extract-"))
-        engine = db.make_engine(f"sqlite:///{folder / 'zhian.db'}")
-        db.upgrade(engine)
-        scores = results.setdefault(name, Scores())
-        for conversation in conversations:
-            run_conversation(engine, model, conversation, scores)
-            console.print(f"[dim]{name}: {conversation['id']} done[/dim]")
-    messages = sum(len(c["messages"]) for c in conversations)
-    Console(width=160).print(report(results, messages))
+    figures: dict[str, object] = {}
+    if not args.skip_labelled:
+        results: dict[str, Scores] = {}
+        for name, model in models.items():
+            folder = Path(tempfile.mkdtemp(prefix="zhian-bench-extract-"))
+            engine = db.make_engine(f"sqlite:///{folder / 'zhian.db'}")
+            db.upgrade(engine)
+            scores = results.setdefault(name, Scores())
+            for conversation in conversations:
+                run_conversation(engine, model, conversation, scores)
+                console.print(f"[dim]{name}: {conversation['id']} done[/dim]")
+        messages = sum(len(c["messages"]) for c in conversations)
+        Console(width=160).print(report(results, messages))
+        figures["labelled"] = {k: vars(v) for k, v in results.items()}
+    if args.longmemeval:
+        name, model = next(iter(models.items()))
+        recall = run_longmemeval(model, args.longmemeval, args.distractors)
+        Console(width=160).print(report_longmemeval(recall, args.longmemeval, args.distractors))
+        figures["longmemeval"] = {
+            k: {kind: {str(n): r.mean(kind, n) for n in KS} for kind in LME_TYPES}
+            for k, r in recall.items()
+        }
     if args.json:
-        args.json.write_text(json.dumps({k: vars(v) for k, v in results.items()}, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0
 
 
