@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from langchain_core.language_models import BaseChatModel
 
 from api.errors import BodySizeLimit, register_error_handlers
 from api.routers import (
@@ -21,11 +22,13 @@ from api.routers import (
     health,
     memories,
     messages,
+    reminders,
     web,
 )
 from api.settings import Settings
 from companion.chat import Companion
 from companion.llm import LlamaCppChat, NoModel, make_chat_model
+from companion.scheduler import Scheduler
 from memory.db import make_engine
 from memory.embed import make_embedder
 from memory.extract import BackgroundExtractor
@@ -42,6 +45,27 @@ a window for their family, and consented story material for creators.
 Every endpoint but `/healthz` and `/readyz` needs a token: `Authorization: Bearer <token>`.
 Errors are JSON: `{"error": "<code>", "message": "<what to do about it>"}`.
 """
+
+
+def make_scheduler(settings: Settings, engine: sa.Engine, model: BaseChatModel) -> Scheduler:
+    """The scheduler with this server's settings; nightly, it rebuilds each elder's profile and
+    summarises their day (with the model, unless there is none)."""
+    from datetime import timedelta
+
+    from memory.consolidate import build_profile, summarise_day
+
+    def nightly(session, elder_id, day) -> None:  # type: ignore[no-untyped-def]
+        build_profile(session, elder_id)
+        summarise_day(session, elder_id, day, None if isinstance(model, NoModel) else model)
+
+    return Scheduler(
+        engine,
+        tick_seconds=settings.scheduler_tick_seconds,
+        lease_seconds=settings.scheduler_lease_seconds,
+        grace=timedelta(minutes=settings.reminder_grace_minutes),
+        smtp=settings.smtp,
+        nightly=nightly,
+    )
 
 
 def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
@@ -66,7 +90,14 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
                 daemon=True,
                 name="warm-up",
             ).start()
+        scheduler = None
+        if settings.scheduler_in_process:
+            scheduler = make_scheduler(settings, app.state.engine, app.state.companion.model)
+            scheduler.start()
+        app.state.scheduler = scheduler
         yield
+        if scheduler is not None:
+            scheduler.stop()
         if indexer is not None:
             indexer.stop()
         if extractor is not None:
@@ -101,6 +132,18 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.indexer = None
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, elders, accounts, grants, messages, memories, facts, chat, audit, web):
+    for module in (
+        health,
+        elders,
+        accounts,
+        grants,
+        messages,
+        memories,
+        facts,
+        chat,
+        reminders,
+        audit,
+        web,
+    ):
         app.include_router(module.router)
     return app

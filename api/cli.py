@@ -138,6 +138,48 @@ def _base_url(settings: Settings) -> str:
 
 
 @main.command()
+@click.option("--tick", type=float, default=None, help="Seconds between ticks (default 10).")
+def scheduler(tick: float | None) -> None:
+    """Run the scheduler on its own (reminders, follow-ups, greetings, alerts, nightly jobs).
+    Run two for a standby: one is active, the other takes over when it stops. Set
+    ZHIAN_SCHEDULER_IN_PROCESS=false on the API servers then."""
+    import signal
+    import threading
+
+    from api.app import make_scheduler
+    from companion.llm import make_chat_model
+
+    settings = Settings()
+    if tick:
+        settings = settings.model_copy(update={"scheduler_tick_seconds": tick})
+    engine = _engine(settings)
+    db.upgrade(engine)
+    try:  # the model only writes the nightly day summaries; loaded when first needed
+        model = make_chat_model(
+            provider=settings.llm,
+            data_dir=settings.data_dir,
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+        )
+    except ZhianError as exc:
+        err.print(f"[yellow]Day summaries from the elders' own words:[/yellow] {exc.message}")
+        model = make_chat_model(provider="none", data_dir=settings.data_dir)
+    runner = make_scheduler(settings, engine, model)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner.start()
+    click.echo(
+        f"Scheduler {runner.lease.holder} running: active when it holds the lease, standing by "
+        f"otherwise (takeover within {settings.scheduler_lease_seconds + settings.scheduler_tick_seconds:.0f} s)."
+    )
+    stop.wait()
+    runner.stop()
+    click.echo("Scheduler stopped.")
+
+
+@main.command()
 @click.option("--elder", "elder_id", help="Only this elder's memories (default: everyone's).")
 def reindex(elder_id: str | None) -> None:
     """Rebuild the vector index from the database. Interrupted, run it again: it resumes."""

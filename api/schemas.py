@@ -30,6 +30,10 @@ Text = Annotated[str, AfterValidator(_storable)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 ShortId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 Timestamp = Annotated[datetime, AfterValidator(_sensible_time)]
+Clock = Annotated[
+    str,
+    Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["07:30"], description="HH:MM, 24-hour"),
+]
 
 
 class Input(BaseModel):
@@ -61,6 +65,22 @@ class ElderUpdate(Input):
     preferred_name: Name | None = None
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_storable)] | None = None
     birthday: date | None = None
+    quiet_hours_start: Clock | None = Field(
+        default=None, description="From this time (HH:MM) the companion stays silent..."
+    )
+    quiet_hours_end: Clock | None = Field(default=None, description="...until this time.")
+    greeting_time: Clock | None = Field(
+        default=None, description="A morning greeting at this time (HH:MM); null: none."
+    )
+    proactive_per_day: int | None = Field(
+        default=None, ge=0, le=10, description="At most this many messages a day on its own."
+    )
+    reminisce_after_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 14,
+        description="After this many quiet hours, a gentle reminiscence prompt; null: never.",
+    )
 
 
 class ElderPublic(BaseModel):
@@ -71,6 +91,11 @@ class ElderPublic(BaseModel):
     languages: list[str]
     timezone: str
     birthday: date | None
+    quiet_hours_start: str
+    quiet_hours_end: str
+    greeting_time: str | None
+    proactive_per_day: int
+    reminisce_after_hours: int | None
     created_at: datetime
 
 

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from memory.notify import SmtpSettings
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIAN_", env_file=".env", extra="ignore")
@@ -64,6 +66,47 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, description="Largest request body accepted (bytes)."
     )
+
+    scheduler_in_process: bool = Field(
+        default=True,
+        description="Run the scheduler (reminders, greetings, alerts, nightly jobs) inside this "
+        "server. Any number may run: one is active, the others stand by. Turn it off where "
+        "'zhian scheduler' runs on its own.",
+    )
+    scheduler_tick_seconds: float = Field(default=10.0, ge=1, le=300)
+    scheduler_lease_seconds: float = Field(
+        default=30.0,
+        ge=5,
+        le=3600,
+        description="A standby scheduler takes over this long (plus a tick) after the active "
+        "one stops renewing its lease.",
+    )
+    reminder_grace_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=24 * 60,
+        description="After downtime, reminders due at most this long ago are still said (late); "
+        "older ones are recorded as missed and the family is told.",
+    )
+    smtp_host: str | None = Field(default=None, description="E-mail alerts to the family: server")
+    smtp_port: int = 587
+    smtp_from: str = "zhian@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        if not self.smtp_host:
+            return None
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from,
+            user=self.smtp_user,
+            password=self.smtp_password,
+            starttls=self.smtp_starttls,
+        )
 
     @cached_property
     def resolved_database_url(self) -> str:

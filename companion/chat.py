@@ -25,6 +25,7 @@ from companion.intent import (
     slots_held,
 )
 from companion.persona import Voice, voice
+from companion.reminding import acknowledge, reminder_title
 from companion.style import StyleGuard, join_sentences
 from memory import store
 from memory.access import ElderScope
@@ -66,7 +67,8 @@ class Turn:
 
     elder_message: Message
     voice: Voice
-    kind: str  # "answer" (the model), "not_known" (the gate), "source" (how it knows)
+    # "answer" (the model), "not_known" (the gate), "source" (how it knows), "reminder_done"
+    kind: str
     prompt: list[BaseMessage] = field(default_factory=list)
     fixed_reply: str | None = None
     fixed_memory_ids: list[int] = field(default_factory=list)
@@ -162,6 +164,15 @@ class Companion:
         language = message.language or scope.elder_language
         turn = Turn(elder_message=message, voice=voice(language), kind="answer")
         turn.timings["store_ms"] = _ms(started)
+
+        done = acknowledge(session, scope, message)
+        if done is not None:  # "我吃了": the reminder is done, with the time and these words
+            session.commit()
+            turn.kind = "reminder_done"
+            turn.fixed_reply = turn.voice.say(
+                "reminder_done", title=reminder_title(done, turn.voice)
+            )
+            return turn
 
         if asks_how_known(text):
             self._explain_source(session, scope, turn)

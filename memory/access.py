@@ -86,6 +86,7 @@ def issue_token(
     label: str | None = None,
     expires_at: datetime | None = None,
     issued_by: Caller | None = None,
+    purpose: str = "api",
 ) -> IssuedToken:
     public_part = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}{public_part}_{secrets.token_urlsafe(32)}"
@@ -95,6 +96,7 @@ def issue_token(
         prefix=f"{TOKEN_PREFIX}{public_part}",
         secret_hash=_hash(secret),
         expires_at=expires_at,
+        purpose=purpose,
     )
     session.add(token)
     session.flush()
@@ -108,9 +110,18 @@ def issue_token(
     return IssuedToken(token=token, secret=secret)
 
 
-def authenticate(session: Session, secret: str) -> Caller:
-    """The caller a bearer token stands for, or `Unauthorized` saying why not."""
+def authenticate(session: Session, secret: str, *, purpose: str = "api") -> Caller:
+    """The caller a bearer token stands for, or `Unauthorized` saying why not. A calendar
+    token opens its calendar feed and nothing else."""
     token = _find_token(session, secret)
+    if token is not None and token.purpose != purpose:
+        raise Unauthorized(
+            f"This token ({token.prefix}…) is for a {token.purpose} link only; "
+            f"use an API token here."
+            if purpose == "api"
+            else f"This token ({token.prefix}…) cannot open a {purpose} link; make one with "
+            "POST /v1/elders/{id}/reminders/calendar-link."
+        )
     if token is None:
         raise Unauthorized(
             "This token is not known. Check that it was copied whole, or ask an administrator for a new one."
@@ -442,3 +453,21 @@ def list_audit(
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     return list(session.exec(query.order_by(sa.desc(AuditEvent.id)).limit(limit)))
+
+
+# --- the service acting on its own --------------------------------------------------------
+
+SYSTEM = Caller(account_id="system", role=Role.admin, display_name="智安 (scheduler)")
+
+
+def system_scope(session: Session, elder_id: str) -> ElderScope:
+    """The scope the scheduler acts in: delivering reminders, raising concerns."""
+    return resolve_scope(session, SYSTEM, elder_id)
+
+
+def elder_scope(session: Session, elder_id: str) -> ElderScope:
+    """Acting as the elder (their own words, their own chat)."""
+    account = elder_account(session, elder_id)
+    if account is None:
+        raise NotFound(f"Elder {elder_id} has no account to act as.")
+    return resolve_scope(session, caller_for(account), elder_id)

@@ -90,6 +90,14 @@ class Elder(SQLModel, table=True):
     languages: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     timezone: str = Field(max_length=64)
     birthday: date | None = None
+    # The companion's own initiative: never in quiet hours (local "HH:MM", may wrap midnight),
+    # a morning greeting at `greeting_time` when set, at most `proactive_per_day` a day.
+    quiet_hours_start: str = Field(default="22:00", max_length=5)
+    quiet_hours_end: str = Field(default="07:00", max_length=5)
+    greeting_time: str | None = Field(default=None, max_length=5)
+    proactive_per_day: int = 3
+    # After this many hours without a word from the elder, a gentle reminiscence prompt.
+    reminisce_after_hours: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property
@@ -109,6 +117,7 @@ class Account(SQLModel, table=True):
     relation: str | None = Field(default=None, max_length=100)
     is_guardian: bool = False
     language: str | None = Field(default=None, max_length=16)
+    email: str | None = Field(default=None, max_length=320)  # for alerts, when SMTP is set up
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -125,6 +134,8 @@ class Token(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "api", or "calendar": a token that only reads one elder's reminder calendar feed.
+    purpose: str = Field(default="api", max_length=16)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -167,6 +178,9 @@ class Message(SQLModel, table=True):
     )
     # The outbox for fact extraction: what the elder and family said, not yet read for facts.
     extraction_pending: bool = Field(default=False, index=True)
+    # On messages the companion sent on its own: reminder, follow_up, greeting, birthday,
+    # anniversary, reminisce.
+    proactive: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -348,4 +362,166 @@ class IndexTombstone(SQLModel, table=True):
 
     memory_id: int = Field(primary_key=True, sa_type=BigIntId)
     elder_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- reminders and the scheduler -----------------------------------------------------------
+
+
+class ReminderKind(enum.StrEnum):
+    medicine = "medicine"
+    appointment = "appointment"
+    routine = "routine"
+    other = "other"
+
+
+class Reminder(SQLModel, table=True):
+    """Something the elder should do at set times, in the elder's timezone."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (sa.Index("ix_reminders_next_due", "next_due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", index=True, max_length=32, ondelete="CASCADE")
+    title: str = Field(max_length=500)
+    kind: str = Field(max_length=16)
+    # RFC 5545 recurrence (FREQ=DAILY...) from `starts_at`, or none for a one-off.
+    rrule: str | None = Field(default=None, max_length=500)
+    # Wall-clock time in `timezone` of the first occurrence ("2026-11-25T08:00").
+    starts_at: str = Field(max_length=19)
+    timezone: str = Field(max_length=64)
+    ack_window_minutes: int = 60
+    notes: str | None = Field(default=None, max_length=2000)
+    paused: bool = False
+    # The next occurrence not yet handled (UTC); none when the schedule has ended.
+    next_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OccurrenceStatus(enum.StrEnum):
+    delivered = "delivered"  # said to the elder, waiting for "done"
+    done = "done"
+    missed = "missed"
+
+
+class ReminderOccurrence(SQLModel, table=True):
+    """One due time of a reminder. Unique per (reminder, due time): it cannot fire twice."""
+
+    __tablename__ = "reminder_occurrences"
+    __table_args__ = (
+        sa.UniqueConstraint("reminder_id", "due_at", name="uq_occurrence_reminder_due"),
+        sa.Index("ix_occurrences_elder_status", "elder_id", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    reminder_id: int = Field(foreign_key="reminders.id", ondelete="CASCADE", sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(max_length=16)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    late: bool = False  # delivered after the scheduler was away, within the grace window
+    delivery_message_id: int | None = Field(default=None, sa_type=BigIntId)
+    followed_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_by: str | None = Field(default=None, max_length=200)
+    done_message_id: int | None = Field(default=None, sa_type=BigIntId)
+    missed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # no_answer: not acknowledged in the window; not_delivered: the service was away too long.
+    missed_reason: str | None = Field(default=None, max_length=32)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which scheduler process is active; the others stand by until the lease runs out."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class JobRun(SQLModel, table=True):
+    """A proactive message or nightly job done once for its key (e.g. the greeting of a day)."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (sa.UniqueConstraint("elder_id", "job", "key", name="uq_job_run"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    job: str = Field(max_length=32)
+    key: str = Field(max_length=64)
+    message_id: int | None = Field(default=None, sa_type=BigIntId)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DayNote(SQLModel, table=True):
+    """What the family set for one of the elder's days, e.g. the weather, for the greeting."""
+
+    __tablename__ = "day_notes"
+    __table_args__ = (sa.UniqueConstraint("elder_id", "day", name="uq_day_note"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    day: date
+    weather: str | None = Field(default=None, max_length=500)
+    set_by: str | None = Field(default=None, max_length=32)
+
+
+class ConcernFlag(SQLModel, table=True):
+    """Something the family should know: a missed medicine, a fall... with its source."""
+
+    __tablename__ = "concern_flags"
+    __table_args__ = (sa.Index("ix_concern_flags_elder_state", "elder_id", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)  # info, warning, urgent
+    state: str = Field(default="open", max_length=16)  # open, seen, resolved
+    summary: str = Field(max_length=1000)
+    message_id: int | None = Field(default=None, sa_type=BigIntId)
+    occurrence_id: int | None = Field(default=None, sa_type=BigIntId)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    seen_by: str | None = Field(default=None, max_length=200)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: str | None = Field(default=None, max_length=200)
+
+
+class Webhook(SQLModel, table=True):
+    """A family integration: events about one elder are POSTed to `url`, signed with `secret`."""
+
+    __tablename__ = "webhooks"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", index=True, max_length=32, ondelete="CASCADE")
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=64)
+    events: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    active: bool = True
+
+
+class Notification(SQLModel, table=True):
+    """The outbox of alerts: one webhook call or e-mail, retried with backoff until it goes."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_due", "delivered_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    channel: str = Field(max_length=16)  # webhook, email
+    target: str = Field(max_length=2000)  # webhook id or e-mail address
+    event: str = Field(max_length=64)
+    payload: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    gave_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

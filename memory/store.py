@@ -159,6 +159,7 @@ class MessageDraft:
     conversation_id: str | None = None
     external_id: str | None = None
     used_memory_ids: list[int] | None = None
+    proactive: str | None = None  # the companion speaking on its own: reminder, greeting...
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def _build_message(scope: ElderScope, draft: MessageDraft, now: datetime) -> Mes
         external_id=draft.external_id,
         author_account_id=scope.actor.account_id,
         used_memory_ids=draft.used_memory_ids,
+        proactive=draft.proactive,
         # What the elder and the family say is read for facts; the companion's words never are.
         extraction_pending=role in (MessageRole.elder, MessageRole.family),
     )

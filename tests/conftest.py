@@ -94,6 +94,7 @@ def settings(tmp_path) -> Settings:
         index_in_background=False,
         extract_in_background=False,
         llm_warm_up=False,
+        scheduler_in_process=False,
     )
 
 

@@ -23,6 +23,11 @@ def elder_public(elder: Elder) -> ElderPublic:
         languages=elder.languages,
         timezone=elder.timezone,
         birthday=elder.birthday,
+        quiet_hours_start=elder.quiet_hours_start,
+        quiet_hours_end=elder.quiet_hours_end,
+        greeting_time=elder.greeting_time,
+        proactive_per_day=elder.proactive_per_day,
+        reminisce_after_hours=elder.reminisce_after_hours,
         created_at=elder.created_at,
     )
 
@@ -63,7 +68,14 @@ def update_elder(
     """Change the profile (the elder, their guardian or an administrator)."""
     scope = resolve_scope(session, caller, elder_id, manage=True)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "language", "timezone"):
+    for required in (
+        "name",
+        "language",
+        "timezone",
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "proactive_per_day",
+    ):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"'{required}' cannot be emptied; leave it out to keep it.")
     if "name" in changes:

@@ -1,0 +1,93 @@
+"""Concern flags: what the family should look at (a missed medicine, a fall...), each with its
+severity, its source and a state (open, seen, resolved by whom)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from memory.access import ElderScope, record, record_access
+from memory.errors import InvalidInput, NotFound
+from memory.models import ConcernFlag, utcnow
+from memory.notify import notify_family
+
+SEVERITIES = ("info", "warning", "urgent")
+STATES = ("open", "seen", "resolved")
+
+
+def raise_flag(
+    session: Session,
+    elder_id: str,
+    *,
+    kind: str,
+    severity: str,
+    summary: str,
+    message_id: int | None = None,
+    occurrence_id: int | None = None,
+    email: bool = False,
+) -> ConcernFlag:
+    """Open a flag and tell the family (webhook; e-mail when set up)."""
+    assert severity in SEVERITIES
+    flag = ConcernFlag(
+        elder_id=elder_id,
+        kind=kind,
+        severity=severity,
+        summary=summary,
+        message_id=message_id,
+        occurrence_id=occurrence_id,
+    )
+    session.add(flag)
+    session.flush()
+    notify_family(
+        session,
+        elder_id,
+        "concern.raised",
+        {
+            "concern": {
+                "id": flag.id,
+                "kind": kind,
+                "severity": severity,
+                "summary": summary,
+                "message_id": message_id,
+                "occurrence_id": occurrence_id,
+            },
+            "subject": f"智安: {summary}",
+            "text": summary,
+        },
+        email=email,
+    )
+    return flag
+
+
+def list_flags(
+    session: Session, scope: ElderScope, *, state: str | None = None
+) -> list[ConcernFlag]:
+    query = select(ConcernFlag).where(ConcernFlag.elder_id == scope.elder_id)
+    if state is not None:
+        if state not in STATES:
+            raise InvalidInput(f"state '{state}' is not one of: {', '.join(STATES)}.")
+        query = query.where(ConcernFlag.state == state)
+    flags = list(session.exec(query.order_by(sa.desc(ConcernFlag.id))))
+    record_access(session, scope, action="concerns.read", detail={"count": len(flags)})
+    return flags
+
+
+def set_state(session: Session, scope: ElderScope, flag_id: int, state: str) -> ConcernFlag:
+    flag = session.get(ConcernFlag, flag_id)
+    if flag is None or flag.elder_id != scope.elder_id:
+        raise NotFound(f"No concern {flag_id} for this elder.")
+    now, who = utcnow(), scope.actor.display_name
+    if state == "seen" and flag.state == "open":
+        flag.state, flag.seen_at, flag.seen_by = "seen", now, who
+    elif state == "resolved" and flag.state != "resolved":
+        flag.state, flag.resolved_at, flag.resolved_by = "resolved", now, who
+        flag.seen_at, flag.seen_by = flag.seen_at or now, flag.seen_by or who
+    session.add(flag)
+    record(
+        session,
+        actor=scope.actor,
+        action=f"concern.{state}",
+        elder_id=scope.elder_id,
+        detail={"concern_id": flag_id},
+    )
+    return flag

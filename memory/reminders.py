@@ -1,0 +1,492 @@
+"""Reminders: schedules in the elder's timezone (daylight saving included), occurrences that
+exist once per due time, acknowledgement, adherence and the calendar feed.
+
+A reminder keeps `next_due_at`, the first occurrence not yet handled, so the scheduler finds
+what is due with one indexed query however many reminders there are. Each occurrence is a
+row unique per (reminder, due time): two schedulers racing for the same one cannot both
+insert it, so it is said to the elder once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from dateutil.rrule import rrule, rrulestr
+from sqlmodel import Session, select
+
+from memory.access import ElderScope, record, record_access
+from memory.errors import Conflict, InvalidInput, NotFound
+from memory.models import (
+    Elder,
+    OccurrenceStatus,
+    Reminder,
+    ReminderKind,
+    ReminderOccurrence,
+    utcnow,
+)
+from memory.timeutil import zone
+
+REPEATS = ("once", "daily", "weekly", "rrule")
+_FREQ = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY"}
+# After the service was away: an occurrence at most this late is still said (marked late);
+# an older one is recorded as missed ("not delivered") and the family is told.
+GRACE = timedelta(minutes=30)
+LATE_AFTER = timedelta(minutes=2)
+# How far ahead quiet hours are checked for a repeating reminder's first occurrences.
+_CHECK_AHEAD = 60
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+
+def parse_clock(value: str, what: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{what} '{value}' is not a time of day; write it as HH:MM, e.g. 07:30."
+        ) from exc
+
+
+def in_quiet_hours(local: datetime, start: str, end: str) -> bool:
+    """Whether a wall-clock time falls in quiet hours [start, end), which may wrap midnight."""
+    begin, finish, now = (
+        parse_clock(start, "quiet_hours_start"),
+        parse_clock(end, "quiet_hours_end"),
+        local.time(),
+    )
+    if begin == finish:
+        return False
+    if begin < finish:
+        return begin <= now < finish
+    return now >= begin or now < finish
+
+
+def _wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """A wall-clock time to UTC. A time skipped by a daylight-saving jump (02:30 on the night
+    clocks go forward) is said at the same distance after the jump; a repeated one (the night
+    they go back) at its first instance."""
+    aware = local.replace(tzinfo=tz, fold=0)
+    utc = aware.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != local:  # does not exist: after the jump
+        utc = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return utc
+
+
+def _rule(reminder: Reminder) -> rrule | None:
+    if reminder.rrule is None:
+        return None
+    return rrulestr(reminder.rrule, dtstart=datetime.fromisoformat(reminder.starts_at))  # type: ignore[return-value]
+
+
+def occurrences(
+    reminder: Reminder, after: datetime, *, inclusive: bool = False
+) -> Iterator[datetime]:
+    """Due times (UTC) after `after`, in order."""
+    tz = zone(reminder.timezone)
+    start = datetime.fromisoformat(reminder.starts_at)
+    rule = _rule(reminder)
+    if rule is None:
+        due = _wall_to_utc(start, tz)
+        if due > after or (inclusive and due == after):
+            yield due
+        return
+    # Walk from a day before in wall-clock time: around a clock change the UTC order decides.
+    local_after = after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
+    for local in rule.xafter(local_after, inc=True):
+        due = _wall_to_utc(local, tz)
+        if due > after or (inclusive and due == after):
+            yield due
+
+
+def next_due(reminder: Reminder, after: datetime, *, inclusive: bool = False) -> datetime | None:
+    return next(occurrences(reminder, after, inclusive=inclusive), None)
+
+
+def _normalise_rule(repeat: str, rule_text: str | None, start: datetime) -> str | None:
+    if repeat == "once":
+        if rule_text:
+            raise InvalidInput(
+                "A one-off reminder takes no 'rrule'; set repeat to 'rrule' to use one."
+            )
+        return None
+    if repeat in _FREQ:
+        return _FREQ[repeat]
+    if repeat != "rrule":
+        raise InvalidInput(f"repeat '{repeat}' is not one of: {', '.join(REPEATS)}.")
+    text = (rule_text or "").strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    if not text:
+        raise InvalidInput(
+            "repeat is 'rrule' but no rrule was given, e.g. FREQ=WEEKLY;BYDAY=MO,TH."
+        )
+    if "DTSTART" in text.upper():
+        raise InvalidInput("Give the first time as 'starts_at', not inside the rrule.")
+    try:
+        rrulestr(text, dtstart=start)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            f"The rrule '{text}' could not be read ({exc}). Write it as in RFC 5545, "
+            "e.g. FREQ=DAILY or FREQ=WEEKLY;BYDAY=MO,TH or FREQ=MONTHLY;BYMONTHDAY=1."
+        ) from exc
+    return text
+
+
+@dataclass
+class ReminderDraft:
+    title: str
+    kind: str
+    starts_at: datetime  # wall-clock time in `timezone` (an aware time is converted)
+    repeat: str = "once"
+    rrule: str | None = None
+    timezone: str | None = None  # default: the elder's
+    ack_window_minutes: int = 60
+    notes: str | None = None
+
+
+def _validate(
+    session: Session, scope: ElderScope, draft: ReminderDraft, reminder: Reminder, now: datetime
+) -> None:
+    title = draft.title.strip()
+    if not title:
+        raise InvalidInput("A reminder needs a title, e.g. '吃降血壓的藥'.")
+    if draft.kind not in {k.value for k in ReminderKind}:
+        raise InvalidInput(
+            f"kind '{draft.kind}' is not one of: {', '.join(k.value for k in ReminderKind)}."
+        )
+    if not 5 <= draft.ack_window_minutes <= 24 * 60:
+        raise InvalidInput("ack_window_minutes must be between 5 and 1440 (a day).")
+    tz_name = draft.timezone or scope.elder_timezone
+    tz = zone(tz_name)
+    start = draft.starts_at
+    if start.tzinfo is not None:
+        start = start.astimezone(tz).replace(tzinfo=None)
+    start = start.replace(second=0, microsecond=0)
+    reminder.title = title
+    reminder.kind = draft.kind
+    reminder.timezone = tz_name
+    reminder.starts_at = start.isoformat(timespec="minutes")
+    reminder.rrule = _normalise_rule(draft.repeat, draft.rrule, start)
+    reminder.ack_window_minutes = draft.ack_window_minutes
+    reminder.notes = draft.notes.strip() if draft.notes else None
+    upcoming = next_due(reminder, now)
+    if upcoming is None:
+        when = f"{start:%Y-%m-%d %H:%M} ({tz_name})"
+        if reminder.rrule is None:
+            raise InvalidInput(f"The time {when} has already passed: choose a time in the future.")
+        raise InvalidInput(
+            f"The rule '{reminder.rrule}' from {when} has no time left in the future."
+        )
+    elder = session.get(Elder, scope.elder_id)
+    assert elder is not None
+    for n, due in enumerate(occurrences(reminder, now)):
+        if n >= _CHECK_AHEAD:
+            break
+        local = due.astimezone(tz)
+        if in_quiet_hours(local, elder.quiet_hours_start, elder.quiet_hours_end):
+            raise InvalidInput(
+                f"{local:%Y-%m-%d %H:%M} falls in {elder.display_name}'s quiet hours "
+                f"({elder.quiet_hours_start}-{elder.quiet_hours_end}), when 智安 stays silent: "
+                "choose another time, or change the quiet hours first."
+            )
+    reminder.next_due_at = upcoming
+
+
+def create_reminder(session: Session, scope: ElderScope, draft: ReminderDraft) -> Reminder:
+    now = utcnow()
+    reminder = Reminder(
+        elder_id=scope.elder_id,
+        title="",
+        kind=draft.kind,
+        starts_at="",
+        timezone="",
+        created_by=scope.actor.account_id,
+    )
+    _validate(session, scope, draft, reminder, now)
+    session.add(reminder)
+    session.flush()
+    record(
+        session,
+        actor=scope.actor,
+        action="reminder.create",
+        elder_id=scope.elder_id,
+        detail={"reminder_id": reminder.id},
+    )
+    return reminder
+
+
+def get_reminder(session: Session, scope: ElderScope, reminder_id: int) -> Reminder:
+    reminder = session.get(Reminder, reminder_id)
+    if reminder is None or reminder.elder_id != scope.elder_id or reminder.deleted_at is not None:
+        raise NotFound(f"No reminder {reminder_id} for this elder.")
+    return reminder
+
+
+def list_reminders(session: Session, scope: ElderScope) -> list[Reminder]:
+    return list(
+        session.exec(
+            select(Reminder)
+            .where(Reminder.elder_id == scope.elder_id, Reminder.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Reminder.id)
+        )
+    )
+
+
+def update_reminder(
+    session: Session,
+    scope: ElderScope,
+    reminder: Reminder,
+    draft: ReminderDraft,
+    *,
+    paused: bool | None,
+) -> Reminder:
+    now = utcnow()
+    _validate(session, scope, draft, reminder, now)
+    if paused is not None:
+        reminder.paused = paused
+    reminder.updated_at = now
+    session.add(reminder)
+    record(
+        session,
+        actor=scope.actor,
+        action="reminder.update",
+        elder_id=scope.elder_id,
+        detail={"reminder_id": reminder.id, "paused": reminder.paused},
+    )
+    return reminder
+
+
+def draft_of(reminder: Reminder) -> ReminderDraft:
+    return ReminderDraft(
+        title=reminder.title,
+        kind=reminder.kind,
+        starts_at=datetime.fromisoformat(reminder.starts_at),
+        repeat="once" if reminder.rrule is None else "rrule",
+        rrule=reminder.rrule,
+        timezone=reminder.timezone,
+        ack_window_minutes=reminder.ack_window_minutes,
+        notes=reminder.notes,
+    )
+
+
+def delete_reminder(session: Session, scope: ElderScope, reminder: Reminder) -> None:
+    """Stops it; its occurrences stay, so adherence keeps its history."""
+    reminder.deleted_at = utcnow()
+    reminder.next_due_at = None
+    session.add(reminder)
+    record(
+        session,
+        actor=scope.actor,
+        action="reminder.delete",
+        elder_id=scope.elder_id,
+        detail={"reminder_id": reminder.id},
+    )
+
+
+# --- occurrences ---------------------------------------------------------------------------
+
+
+def due_reminders(session: Session, now: datetime, limit: int) -> list[Reminder]:
+    return list(
+        session.exec(
+            select(Reminder)
+            .where(
+                Reminder.next_due_at <= now,  # type: ignore[operator]
+                Reminder.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+            .order_by(Reminder.next_due_at)
+            .limit(limit)
+        )
+    )
+
+
+def open_occurrences(session: Session, elder_id: str) -> list[tuple[ReminderOccurrence, Reminder]]:
+    """Said to the elder and not yet done, newest first."""
+    rows = session.exec(
+        select(ReminderOccurrence, Reminder)
+        .join(Reminder, Reminder.id == ReminderOccurrence.reminder_id)
+        .where(
+            ReminderOccurrence.elder_id == elder_id,
+            ReminderOccurrence.status == OccurrenceStatus.delivered.value,
+        )
+        .order_by(sa.desc(ReminderOccurrence.due_at))
+    )
+    return list(rows)  # type: ignore[arg-type]
+
+
+def get_occurrence(session: Session, scope: ElderScope, occurrence_id: int) -> ReminderOccurrence:
+    occurrence = session.get(ReminderOccurrence, occurrence_id)
+    if occurrence is None or occurrence.elder_id != scope.elder_id:
+        raise NotFound(f"No reminder occurrence {occurrence_id} for this elder.")
+    return occurrence
+
+
+def mark_done(
+    session: Session,
+    occurrence: ReminderOccurrence,
+    *,
+    by: str,
+    now: datetime,
+    message_id: int | None = None,
+) -> bool:
+    """Record the occurrence as done; False when it was already done or missed."""
+    changed = session.execute(
+        sa.update(ReminderOccurrence)
+        .where(
+            ReminderOccurrence.id == occurrence.id,
+            ReminderOccurrence.status == OccurrenceStatus.delivered.value,
+        )
+        .values(
+            status=OccurrenceStatus.done.value, done_at=now, done_by=by, done_message_id=message_id
+        )
+    ).rowcount
+    session.refresh(occurrence)
+    return bool(changed)
+
+
+def done_by_caller(session: Session, scope: ElderScope, occurrence_id: int) -> ReminderOccurrence:
+    """The elder taps "done" on their page, or a family member records it."""
+    occurrence = get_occurrence(session, scope, occurrence_id)
+    if occurrence.status == OccurrenceStatus.done.value:
+        return occurrence
+    if occurrence.status != OccurrenceStatus.delivered.value:
+        raise Conflict(
+            f"This reminder was already recorded as {occurrence.status} at "
+            f"{(occurrence.missed_at or occurrence.due_at):%Y-%m-%d %H:%M} UTC; it can no longer be marked done."
+        )
+    by = "elder (button)" if scope.by_elder else scope.actor.display_name
+    mark_done(session, occurrence, by=by, now=utcnow())
+    record(
+        session,
+        actor=scope.actor,
+        action="reminder.done",
+        elder_id=scope.elder_id,
+        detail={"occurrence_id": occurrence.id},
+    )
+    return occurrence
+
+
+def list_occurrences(
+    session: Session,
+    scope: ElderScope,
+    *,
+    since: datetime,
+    until: datetime,
+    reminder_id: int | None = None,
+) -> list[ReminderOccurrence]:
+    query = select(ReminderOccurrence).where(
+        ReminderOccurrence.elder_id == scope.elder_id,
+        ReminderOccurrence.due_at >= since,  # type: ignore[operator]
+        ReminderOccurrence.due_at < until,  # type: ignore[operator]
+    )
+    if reminder_id is not None:
+        query = query.where(ReminderOccurrence.reminder_id == reminder_id)
+    return list(session.exec(query.order_by(ReminderOccurrence.due_at)))
+
+
+# --- adherence -----------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    due: int = 0
+    done: int = 0
+    late: int = 0  # done, but after the follow-up or delivered late
+    missed: int = 0
+    waiting: int = 0  # said, not yet done, window still open
+
+    @property
+    def rate(self) -> float | None:
+        decided = self.done + self.missed
+        return round(self.done / decided, 3) if decided else None
+
+    def add(self, occurrence: ReminderOccurrence) -> None:
+        self.due += 1
+        if occurrence.status == OccurrenceStatus.done.value:
+            self.done += 1
+            if occurrence.late or occurrence.followed_up_at is not None:
+                self.late += 1
+        elif occurrence.status == OccurrenceStatus.missed.value:
+            self.missed += 1
+        else:
+            self.waiting += 1
+
+
+@dataclass
+class Adherence:
+    since: datetime
+    until: datetime
+    total: Tally = field(default_factory=Tally)
+    by_reminder: dict[int, tuple[Reminder, Tally]] = field(default_factory=dict)
+    by_kind: dict[str, Tally] = field(default_factory=dict)
+
+
+def adherence(
+    session: Session, scope: ElderScope, *, since: datetime, until: datetime
+) -> Adherence:
+    if until <= since:
+        raise InvalidInput("'until' must be after 'since'.")
+    result = Adherence(since=since, until=until)
+    rows = session.exec(
+        select(ReminderOccurrence, Reminder)
+        .join(Reminder, Reminder.id == ReminderOccurrence.reminder_id)
+        .where(
+            ReminderOccurrence.elder_id == scope.elder_id,
+            ReminderOccurrence.due_at >= since,  # type: ignore[operator]
+            ReminderOccurrence.due_at < until,  # type: ignore[operator]
+        )
+        .order_by(ReminderOccurrence.due_at)
+    )
+    for occurrence, reminder in rows:
+        result.total.add(occurrence)
+        result.by_reminder.setdefault(reminder.id, (reminder, Tally()))[1].add(occurrence)  # type: ignore[index]
+        result.by_kind.setdefault(reminder.kind, Tally()).add(occurrence)
+    record_access(
+        session,
+        scope,
+        action="reminders.adherence.read",
+        detail={"since": since.isoformat(), "until": until.isoformat()},
+    )
+    return result
+
+
+# --- the calendar feed ---------------------------------------------------------------------
+
+
+def calendar(elder: Elder, reminders: Sequence[Reminder]) -> bytes:
+    """An iCalendar (RFC 5545) feed of the elder's reminders, for the family's calendars."""
+    from icalendar import Calendar, Event, vRecur
+
+    cal = Calendar()
+    cal.add("prodid", "-//zhian//reminders//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{elder.display_name} – 智安")
+    for reminder in reminders:
+        if reminder.paused:
+            continue
+        tz = zone(reminder.timezone)
+        event = Event()
+        event.add("uid", f"reminder-{reminder.id}@zhian")
+        event.add("summary", reminder.title)
+        event.add("dtstart", datetime.fromisoformat(reminder.starts_at).replace(tzinfo=tz))
+        event.add("duration", timedelta(minutes=15))
+        event.add("dtstamp", reminder.updated_at)
+        event.add("categories", [reminder.kind])
+        if reminder.notes:
+            event.add("description", reminder.notes)
+        if reminder.rrule:
+            event.add("rrule", vRecur.from_ical(reminder.rrule))
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    tz = zone(timezone)
+    start = datetime.combine(day, time(), tzinfo=tz)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
