@@ -22,7 +22,7 @@ def detect_language(text: str, *, fallback: str) -> str:
     if CJK.search(text):
         if _converter("t2s").convert(text) != text:
             return "zh-Hant"
-        if _converter("s2t").convert(text) != text:
+        if _simplified_only(text):
             return "zh-Hans"
         return fallback if fallback.startswith("zh") else "zh-Hant"
     if _LATIN.search(text):
@@ -32,6 +32,15 @@ def detect_language(text: str, *, fallback: str) -> str:
 
 # Characters Taiwan writes both ways; the elder's own spelling (台南) is kept.
 _KEEP_IN_TRADITIONAL = frozenset("台")
+
+
+def _simplified_only(text: str) -> bool:
+    """Whether Taiwan's standard would write some character differently (吃 and 台 are
+    written alike on both sides: "我吃了" decides nothing)."""
+    converted = _converter("s2tw").convert(text)
+    if len(converted) != len(text):
+        return converted != text
+    return any(a != b and a not in _KEEP_IN_TRADITIONAL for a, b in zip(text, converted, strict=True))
 
 
 def to_traditional(text: str) -> str:

@@ -70,11 +70,9 @@ def _wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     """A wall-clock time to UTC. A time skipped by a daylight-saving jump (02:30 on the night
     clocks go forward) is said at the same distance after the jump; a repeated one (the night
     they go back) at its first instance."""
-    aware = local.replace(tzinfo=tz, fold=0)
-    utc = aware.astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) != local:  # does not exist: after the jump
-        utc = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return utc
+    # PEP 495: fold=0 reads a skipped time with the offset before the jump (02:30 -> 03:30)
+    # and a repeated one as its first instance.
+    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def _rule(reminder: Reminder) -> rrule | None:
