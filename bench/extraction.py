@@ -231,7 +231,7 @@ def report(results: dict[str, Scores], messages: int) -> Table:
 # --- LongMemEval: facts beside turns ---------------------------------------------------------
 
 LME_TYPES = ("knowledge-update", "temporal-reasoning")
-KS = (5, 10)
+KS = (1, 3, 5, 10)
 
 
 def _lme_date(text: str) -> datetime:
@@ -353,11 +353,11 @@ def report_longmemeval(results: dict[str, Recall], per_type: int, distractors: i
     )
     table.add_column("question type")
     for name in results:
-        table.add_column(f"{name} R@5 / R@10", justify="right")
+        table.add_column(f"{name} R@1 / R@3 / R@5 / R@10", justify="right")
     for kind in LME_TYPES:
         table.add_row(
             kind,
-            *(f"{r.mean(kind, 5):.3f} / {r.mean(kind, 10):.3f}" for r in results.values()),
+            *(" / ".join(f"{r.mean(kind, k):.3f}" for k in KS) for r in results.values()),
         )
     return table
 
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="LongMemEval questions per type (knowledge-update, temporal-reasoning); 0 skips",
     )
     parser.add_argument(
-        "--distractors", type=int, default=3, help="other sessions beside the evidence"
+        "--distractors", type=int, default=6, help="other sessions beside the evidence"
     )
     parser.add_argument("--skip-labelled", action="store_true", help="only the LongMemEval part")
     parser.add_argument("--json", type=Path, help="also write the figures here")
