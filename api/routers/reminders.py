@@ -8,6 +8,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
@@ -461,19 +462,37 @@ def change_concern(
 # --- live events for the elder's page --------------------------------------------------------
 
 
-def _said_since(engine, elder_id: str, after_id: int) -> list[Message]:  # type: ignore[no-untyped-def]
+def _said_since(engine, elder_id: str, after_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """What the companion said on its own after `after_id`; a reminder still waiting for
+    "done" carries its occurrence id, for the page's button."""
     with Session(engine) as session:
-        return list(
-            session.exec(
-                select(Message)
-                .where(
-                    Message.elder_id == elder_id,
-                    Message.id > after_id,  # type: ignore[operator]
-                    Message.proactive.is_not(None),  # type: ignore[union-attr]
-                )
-                .order_by(Message.id)
+        rows = session.exec(
+            select(Message, ReminderOccurrence)
+            .outerjoin(
+                ReminderOccurrence,
+                sa.and_(
+                    ReminderOccurrence.delivery_message_id == Message.id,
+                    ReminderOccurrence.status == "delivered",
+                ),
             )
+            .where(
+                Message.elder_id == elder_id,
+                Message.id > after_id,  # type: ignore[operator]
+                Message.proactive.is_not(None),  # type: ignore[union-attr]
+            )
+            .order_by(Message.id)
         )
+        return [
+            {
+                "id": message.id,
+                "text": message.text,
+                "kind": message.proactive,
+                "language": message.language,
+                "said_at": message.said_at.isoformat(),
+                "occurrence_id": occurrence.id if occurrence else None,
+            }
+            for message, occurrence in rows
+        ]
 
 
 @router.get("/events", response_class=StreamingResponse)
@@ -496,14 +515,17 @@ async def events(
         if not scope.by_elder:
             raise Forbidden("Only the elder's own page listens to the companion's messages.")
         start = last_event_id if last_event_id is not None else after
-        if start is None:
+        if start is None:  # a page just opened: from now, and any reminder still waiting
             latest = session.exec(
-                select(Message.id)
-                .where(Message.elder_id == elder_id)
-                .order_by(Message.id.desc())
-                .limit(1)  # type: ignore[union-attr]
-            ).first()
-            start = latest or 0
+                select(sa.func.max(Message.id)).where(Message.elder_id == elder_id)
+            ).one()
+            waiting = session.exec(
+                select(sa.func.min(ReminderOccurrence.delivery_message_id)).where(
+                    ReminderOccurrence.elder_id == elder_id,
+                    ReminderOccurrence.status == "delivered",
+                )
+            ).one()
+            start = min(latest or 0, waiting - 1 if waiting else latest or 0)
 
     async def stream():  # type: ignore[no-untyped-def]
         seen = start
@@ -512,15 +534,9 @@ async def events(
         while asyncio.get_running_loop().time() < deadline:
             if await request.is_disconnected():
                 return
-            for message in await asyncio.to_thread(_said_since, engine, elder_id, seen):
-                seen = message.id
-                data = {
-                    "id": message.id,
-                    "text": message.text,
-                    "kind": message.proactive,
-                    "said_at": message.said_at.isoformat(),
-                }
-                yield f"id: {message.id}\nevent: message\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+            for data in await asyncio.to_thread(_said_since, engine, elder_id, seen):
+                seen = data["id"]
+                yield f"id: {seen}\nevent: message\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
             await asyncio.sleep(1.0)
 
     return StreamingResponse(

@@ -117,3 +117,43 @@ def test_an_expired_link_says_so_in_the_elders_language(server, browser, world):
     assert "expired" in notice.inner_text() or "失效" in notice.inner_text()
     assert page.locator("#send").is_disabled()
     page.screenshot(path=str(ARTIFACTS / "talk-page-expired.png"))
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_reminder_arrives_on_the_open_page_and_the_elder_taps_done(server, browser, world):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session, select
+
+    from companion.reminding import fire_due
+    from memory.models import ReminderOccurrence
+    from memory.reminders import ReminderDraft, create_reminder
+
+    base, app = server
+    engine = app.state.engine
+    due = (datetime.now(UTC) + timedelta(days=1)).replace(hour=4, minute=0, second=0, microsecond=0)
+    with db.session_scope(engine) as session:
+        create_reminder(
+            session,
+            access.elder_scope(session, world.a.elder_id),
+            ReminderDraft(title="吃降血壓的藥", kind="medicine", starts_at=due, repeat="daily"),
+        )
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    try:
+        page.goto(f"{base}/talk#token={world.a.elder}")
+        page.wait_for_selector(".turn.companion")
+        fire_due(engine, due + timedelta(seconds=1))  # 12:00 in Taipei: 智安 says it
+        reminder = page.wait_for_selector(".turn.companion[data-kind=reminder]", timeout=15000)
+        assert "吃降血壓的藥" in reminder.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "talk-page-reminder.png"))
+        page.click("button.done")
+        page.wait_for_function(
+            "document.querySelector('.turn.companion[data-kind=reminder]')"
+            ".textContent.includes('記下來了')"
+        )
+        with Session(engine) as session:
+            occurrence = session.exec(select(ReminderOccurrence)).one()
+        assert occurrence.status == "done" and occurrence.done_by == "elder (button)"
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "talk-page-reminder-failure.png"))
+        raise
