@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
+from companion.asked_reminders import Asked, asked_reminder
 from companion.intent import (
     asked_slots,
     asks_about_own_past,
@@ -25,17 +26,26 @@ from companion.intent import (
     slots_held,
 )
 from companion.persona import Voice, voice
-from companion.reminding import acknowledge, reminder_title
+from companion.reminding import acknowledge, clock, reminder_title
 from companion.style import StyleGuard, join_sentences
 from memory import store
 from memory.access import ElderScope
 from memory.db import session_scope
-from memory.errors import LLMUnavailable
+from memory.errors import InvalidInput, LLMUnavailable
 from memory.index import IndexUnavailable, VectorIndex
 from memory.indexer import drain_batch
 from memory.language import CJK
 from memory.lexical import query_terms, terms
-from memory.models import FactStatus, Memory, MemorySource, Message, MessageRole, Profile
+from memory.models import (
+    Elder,
+    FactStatus,
+    Memory,
+    MemorySource,
+    Message,
+    MessageRole,
+    Profile,
+)
+from memory.reminders import ReminderDraft, create_reminder, in_quiet_hours
 from memory.search import Hit, Query, search
 from memory.timeutil import zone
 
@@ -67,7 +77,8 @@ class Turn:
 
     elder_message: Message
     voice: Voice
-    # "answer" (the model), "not_known" (the gate), "source" (how it knows), "reminder_done"
+    # "answer" (the model), "not_known" (the gate), "source" (how it knows), "reminder_done",
+    # "reminder_set" (the elder asked for a reminder)
     kind: str
     prompt: list[BaseMessage] = field(default_factory=list)
     fixed_reply: str | None = None
@@ -174,6 +185,13 @@ class Companion:
             )
             return turn
 
+        asked = asked_reminder(text, message.said_at.astimezone(zone(scope.elder_timezone)))
+        if asked is not None:  # "提醒我明天下午三點去看醫生"
+            turn.kind = "reminder_set"
+            turn.fixed_reply = self._set_reminder(session, scope, asked, turn.voice)
+            session.commit()
+            return turn
+
         if asks_how_known(text):
             self._explain_source(session, scope, turn)
             return turn
@@ -214,6 +232,29 @@ class Companion:
         turn.prompt = self._prompt(session, scope, turn)
         turn.timings["prompt_ms"] = _ms(started)
         return turn
+
+    def _set_reminder(self, session: Session, scope: ElderScope, asked: Asked, v: Voice) -> str:
+        if asked.at is None:
+            return v.say("reminder_when")
+        elder = session.get(Elder, scope.elder_id)
+        assert elder is not None
+        if in_quiet_hours(asked.at, elder.quiet_hours_start, elder.quiet_hours_end):
+            return v.say("reminder_quiet")
+        try:  # checked before anything is written
+            create_reminder(
+                session,
+                scope,
+                ReminderDraft(title=asked.title, kind=asked.kind, starts_at=asked.at),
+            )
+        except InvalidInput:
+            return v.say("reminder_past")
+        title = asked.title if v.language == "en" else v.in_script(asked.title)
+        return v.say(
+            "reminder_set",
+            date=v.date(asked.at.date()),
+            time=clock(asked.at, v.language),
+            title=title,
+        )
 
     def _catch_up_index(self, elder_id: str) -> None:
         """Index what this elder said a moment ago, so the dense side finds it too."""

@@ -51,11 +51,11 @@ class UsedMemory(BaseModel):
 class ChatReply(BaseModel):
     reply: str
     language: str
-    kind: Literal["answer", "not_known", "source", "reminder_done"] = Field(
+    kind: Literal["answer", "not_known", "source", "reminder_done", "reminder_set"] = Field(
         description="'answer': from the language model; 'not_known': nothing in memory answers "
         "a question about the elder's past, so the companion asks instead of guessing; "
         "'source': where the last answer came from; 'reminder_done': the elder said a reminder "
-        "is done, and it is recorded."
+        "is done, and it is recorded; 'reminder_set': the elder asked for a reminder."
     )
     message_id: int = Field(description="The elder's message, as stored.")
     reply_id: int = Field(description="The companion's reply, as stored.")

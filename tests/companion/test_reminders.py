@@ -516,3 +516,41 @@ def test_the_elders_open_page_hears_the_reminder(client, engine, world):
         f"/v1/elders/{a.elder_id}/events", params={"wait": 1}, headers=bearer(a.family_full)
     )
     assert refused.status_code == 403
+
+
+# --- reminders the elder asks for ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "title", "kind", "at"),
+    [
+        ("提醒我明天下午三點去看醫生", "看醫生", "appointment", "2026-11-26T15:00"),
+        ("提醒我后天早上八点吃药", "吃药", "medicine", "2026-11-27T08:00"),
+        ("請提醒我下星期一上午十點半去復診", "復診", "appointment", "2026-11-30T10:30"),
+        ("Remind me to call Mary tomorrow at 3pm", "call Mary", "other", "2026-11-26T15:00"),
+    ],
+)
+def test_the_elder_asks_for_a_reminder_in_their_words(words, title, kind, at):
+    from companion.asked_reminders import asked_reminder
+
+    asked = asked_reminder(words, datetime(2026, 11, 25, 10, 0, tzinfo=TAIPEI))
+    assert (asked.title, asked.kind, asked.at.isoformat(timespec="minutes")) == (title, kind, at)
+
+
+def test_asked_in_chat_then_said_at_the_time(client, engine, world):
+    a = world.a
+    chat = f"/v1/elders/{a.elder_id}/chat"
+    with time_machine.travel(taipei("2026-11-25T10:00:00"), tick=False):
+        reply = client.post(
+            chat, json={"message": "提醒我明天下午三點去看醫生"}, headers=bearer(a.elder)
+        ).json()
+        assert reply["kind"] == "reminder_set"
+        assert reply["reply"] == "好的，2026年11月26日下午3點我會提醒您：看醫生。"
+        late = client.post(chat, json={"message": "提醒我晚上十一點吃藥"}, headers=bearer(a.elder))
+        assert "休息" in late.json()["reply"]  # quiet hours: not set
+        vague = client.post(chat, json={"message": "提醒我打電話給美玲"}, headers=bearer(a.elder))
+        assert "什麼時候" in vague.json()["reply"]
+    [made] = client.get(f"/v1/elders/{a.elder_id}/reminders", headers=bearer(a.family_full)).json()
+    assert (made["title"], made["kind"], made["rrule"]) == ("看醫生", "appointment", None)
+    assert fire_due(engine, taipei("2026-11-26T15:00:01").astimezone(UTC)).fired == 1
+    assert "下午3點" in _said(engine, "reminder")[0].text
