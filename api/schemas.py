@@ -30,6 +30,10 @@ Text = Annotated[str, AfterValidator(_storable)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 ShortId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 Timestamp = Annotated[datetime, AfterValidator(_sensible_time)]
+Email = Annotated[
+    str,
+    Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["meihua@example.org"]),
+]
 Clock = Annotated[
     str,
     Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["07:30"], description="HH:MM, 24-hour"),
@@ -115,6 +119,14 @@ class AccountCreate(Input):
         default=False, description="A family member who may grant and revoke access for the elder."
     )
     language: Language | None = None
+    email: Email | None = Field(
+        default=None, description="For alerts by e-mail (when the server has SMTP set up)."
+    )
+
+
+class AccountUpdate(Input):
+    language: Language | None = None
+    email: Email | None = Field(default=None, description="null: no e-mail alerts.")
 
 
 class AccountPublic(BaseModel):
@@ -125,6 +137,7 @@ class AccountPublic(BaseModel):
     relation: str | None
     is_guardian: bool
     language: str | None
+    email: str | None = None
     created_at: datetime
 
 

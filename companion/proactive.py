@@ -55,6 +55,11 @@ def _once(engine: sa.Engine, elder_id: str, job: str, key: str, text_for) -> boo
     once for (elder, job, key); False when already said, or when there is nothing to say."""
     try:
         with session_scope(engine) as session:
+            said = select(JobRun.id).where(
+                JobRun.elder_id == elder_id, JobRun.job == job, JobRun.key == key
+            )
+            if session.exec(said).first() is not None:
+                return False
             run = JobRun(elder_id=elder_id, job=job, key=key)
             session.add(run)
             session.flush()  # a second scheduler stops here: the row is unique
@@ -139,6 +144,13 @@ def run_proactive(engine: sa.Engine, now: datetime | None = None) -> dict[str, i
                         Elder.greeting_time.is_not(None),  # type: ignore[union-attr]
                         Elder.birthday.is_not(None),  # type: ignore[union-attr]
                         Elder.reminisce_after_hours.is_not(None),  # type: ignore[union-attr]
+                        Elder.id.in_(  # type: ignore[attr-defined]
+                            select(Memory.elder_id).where(
+                                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
+                                Memory.event_time.is_not(None),  # type: ignore[union-attr]
+                                Memory.status == FactStatus.confirmed.value,
+                            )
+                        ),
                     )
                 )
             )

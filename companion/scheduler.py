@@ -39,7 +39,10 @@ from memory.timeutil import zone
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-NIGHTLY_AT = time(3, 0)  # local time of each elder: day summaries and the "this is me" profile
+NIGHTLY_AT = time(3, 0)
+PROACTIVE_EVERY = timedelta(
+    seconds=55
+)  # greetings and notes: a pass about once a minute  # local time of each elder: day summaries and the "this is me" profile
 
 
 class Lease:
@@ -106,7 +109,6 @@ class Tick:
     reminders: Report = field(default_factory=Report)
     proactive: dict[str, int] = field(default_factory=dict)
     notified: int = 0
-    nightly: int = 0
 
 
 def _default_holder() -> str:
@@ -135,6 +137,7 @@ class Scheduler:
         self.nightly = nightly
         self.clock = clock
         self._aps: BackgroundScheduler | None = None
+        self._last_proactive: datetime | None = None
         self.was_active = False
 
     def tick(self, now: datetime | None = None) -> Tick:
@@ -150,23 +153,38 @@ class Scheduler:
         result = Tick(active=True)
         result.reminders = fire_due(self.engine, now, grace=self.grace, email=self.email)
         result.reminders.merge(sweep(self.engine, now, email=self.email))
-        result.proactive = run_proactive(self.engine, now)
-        result.nightly = self._nightly(now)
+        if self._last_proactive is None or now - self._last_proactive >= PROACTIVE_EVERY:
+            result.proactive = run_proactive(self.engine, now)
+            self._last_proactive = now
         result.notified = self.sender.deliver_due(self.engine, now)
         return result
 
-    def _nightly(self, now: datetime) -> int:
-        """Each elder's day, consolidated once after NIGHTLY_AT local time."""
-        if self.nightly is None:
+    def run_nightly(self, now: datetime | None = None) -> int:
+        """Each elder's day, consolidated once after NIGHTLY_AT local time; by the active
+        scheduler only, in its own job so that a long night never holds up a reminder."""
+        now = now or self.clock()
+        if self.nightly is None or not self.was_active:
             return 0
         done = 0
+        waiting: list[tuple[str, date]] = []
         with session_scope(self.engine) as session:
-            elders = list(session.exec(select(Elder.id, Elder.timezone)))
-        for elder_id, timezone in elders:
-            local = now.astimezone(zone(timezone))
-            if local.time() < NIGHTLY_AT:
-                continue
-            day = (local - timedelta(days=1)).date()
+            for timezone in session.exec(select(Elder.timezone).distinct()):
+                local = now.astimezone(zone(timezone))
+                if local.time() < NIGHTLY_AT:
+                    continue
+                day = (local - timedelta(days=1)).date()
+                done_already = select(JobRun.id).where(
+                    JobRun.elder_id == Elder.id,
+                    JobRun.job == "nightly",
+                    JobRun.key == day.isoformat(),
+                )
+                for elder_id in session.exec(
+                    select(Elder.id).where(Elder.timezone == timezone, ~done_already.exists())
+                ):
+                    waiting.append((elder_id, day))
+        for elder_id, day in waiting:
+            if not self.was_active:
+                break
             try:
                 with session_scope(self.engine) as session:  # claim the night, then do it
                     session.add(JobRun(elder_id=elder_id, job="nightly", key=day.isoformat()))
@@ -186,6 +204,12 @@ class Scheduler:
         except Exception:  # the next tick tries again
             log.exception("Scheduler tick failed")
 
+    def _safe_nightly(self) -> None:
+        try:
+            self.run_nightly()
+        except Exception:
+            log.exception("Nightly jobs failed")
+
     def start(self) -> None:
         self._aps = BackgroundScheduler(timezone="UTC")
         self._aps.add_job(
@@ -196,6 +220,14 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
             id="zhian-tick",
+        )
+        self._aps.add_job(
+            self._safe_nightly,
+            "interval",
+            seconds=60,
+            max_instances=1,
+            coalesce=True,
+            id="zhian-nightly",
         )
         self._aps.start()
         log.info("Scheduler %s started (tick every %.0f s)", self.lease.holder, self.tick_seconds)

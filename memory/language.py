@@ -40,7 +40,9 @@ def _simplified_only(text: str) -> bool:
     converted = _converter("s2tw").convert(text)
     if len(converted) != len(text):
         return converted != text
-    return any(a != b and a not in _KEEP_IN_TRADITIONAL for a, b in zip(text, converted, strict=True))
+    return any(
+        a != b and a not in _KEEP_IN_TRADITIONAL for a, b in zip(text, converted, strict=True)
+    )
 
 
 def to_traditional(text: str) -> str:

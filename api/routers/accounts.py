@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import AdminCaller, CurrentCaller, SessionDep
 from api.routers.elders import elder_public
-from api.schemas import AccountCreate, AccountPublic, Me, TokenCreate, TokenIssued, TokenPublic
+from api.schemas import (
+    AccountCreate,
+    AccountPublic,
+    AccountUpdate,
+    Me,
+    TokenCreate,
+    TokenIssued,
+    TokenPublic,
+)
 from memory import access, store
 from memory.errors import NotFound
 from memory.models import Account, Token, utcnow
@@ -50,6 +58,24 @@ def create_account(body: AccountCreate, caller: AdminCaller, session: SessionDep
         is_guardian=body.is_guardian,
         language=body.language,
         created_by=caller,
+    )
+    account.email = body.email
+    return account_public(account)
+
+
+@router.patch("/me", response_model=AccountPublic)
+def update_me(body: AccountUpdate, caller: CurrentCaller, session: SessionDep) -> AccountPublic:
+    """Your own language and e-mail address (for alerts)."""
+    account = access.get_account(session, caller.account_id)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        setattr(account, key, value)
+    session.add(account)
+    access.record(
+        session,
+        actor=caller,
+        action="account.update",
+        elder_id=account.elder_id,
+        detail={"account_id": account.id, "changed": sorted(body.model_fields_set)},
     )
     return account_public(account)
 

@@ -150,3 +150,55 @@ def test_the_family_gets_an_email_when_medicine_is_missed(client, engine, world)
         smtp.stop()
     [mail] = received
     assert "To: meihua@example.org" in mail and "reader@example.org" not in mail
+
+
+def test_a_family_member_sets_their_email_for_alerts(client, world):
+    r = client.patch(
+        "/v1/me", json={"email": "meihua@example.org"}, headers=bearer(world.a.family_full)
+    )
+    assert r.status_code == 200 and r.json()["email"] == "meihua@example.org"
+    bad = client.patch(
+        "/v1/me", json={"email": "not an address"}, headers=bearer(world.a.family_full)
+    )
+    assert bad.status_code == 422
+    assert (
+        client.patch("/v1/me", json={"email": None}, headers=bearer(world.a.family_full)).json()[
+            "email"
+        ]
+        is None
+    )
+
+
+def test_an_anniversary_held_in_memory_gets_a_warm_word(engine, world):
+    a = world.a
+    with db.session_scope(engine) as session:
+        facts.add_fact(
+            session,
+            elder_scope(session, a.elder_id),
+            facts.FactDraft(
+                kind="event",
+                text="民國五十七年十一月二十八日我們結婚",
+                event_time=datetime(1968, 11, 28, 10, 0, tzinfo=TAIPEI),
+            ),
+        )
+    assert run_proactive(engine, at("2026-11-27T10:00:00"))["anniversary"] == 0
+    assert run_proactive(engine, at("2026-11-28T10:00:00"))["anniversary"] == 1
+    assert run_proactive(engine, at("2026-11-28T11:00:00"))["anniversary"] == 0
+    assert "結婚" in _said(engine, "anniversary")[0]
+
+
+def test_the_nightly_job_runs_once_per_elder_and_night(engine, world):
+    done: list[tuple[str, str]] = []
+    scheduler = Scheduler(
+        engine, holder="night", nightly=lambda _s, elder_id, day: done.append((elder_id, str(day)))
+    )
+    try:
+        assert scheduler.run_nightly(at("2026-11-26T03:30:00")) == 0  # not the active one yet
+        scheduler.tick(at("2026-11-26T02:59:00"))
+        assert scheduler.run_nightly(at("2026-11-26T02:59:00")) == 0  # before 03:00
+        scheduler.tick(at("2026-11-26T03:00:30"))
+        assert scheduler.run_nightly(at("2026-11-26T03:00:30")) == 2  # both elders
+        assert scheduler.run_nightly(at("2026-11-26T03:01:30")) == 0  # once a night
+    finally:
+        scheduler.stop()
+    assert sorted(done) == sorted((e, "2026-11-25") for e in (world.a.elder_id, world.b.elder_id))

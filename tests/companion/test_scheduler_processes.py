@@ -113,3 +113,50 @@ def test_the_standby_takes_over_when_the_active_scheduler_is_killed(engine):
         doomed.join()
     assert took <= 2 + 0.3 + 1.0  # the lease, a tick, and some slack
     assert standby.current().holder == "standby"
+
+
+def test_zhian_scheduler_runs_alone_and_stops_cleanly(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "ZHIAN_DATA_DIR": str(data),
+        "ZHIAN_LLM": "none",
+        "ZHIAN_DATABASE_URL": "",
+    }
+    env.pop("ZHIAN_DATABASE_URL")
+    zhian = Path(sys.executable).with_name("zhian")
+    process = subprocess.Popen(
+        [str(zhian), "scheduler", "--tick", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    engine = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (data / "zhian.db").exists():
+                engine = db.make_engine(f"sqlite:///{data / 'zhian.db'}")
+                lease = Lease(engine, "probe").current() if _has_lease_table(engine) else None
+                if lease is not None:
+                    break
+            time.sleep(0.5)
+        assert lease is not None and lease.holder.count(":") == 2  # host:pid:random
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Scheduler stopped." in output
+    # Stopping hands the lease back at once: a standby need not wait for it to run out.
+    assert Lease(engine, "next").acquire(datetime.now(UTC))
+
+
+def _has_lease_table(engine) -> bool:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    return sa.inspect(engine).has_table("scheduler_leases")
