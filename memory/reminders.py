@@ -259,6 +259,24 @@ def update_reminder(
     return reminder
 
 
+def set_paused(session: Session, scope: ElderScope, reminder: Reminder, paused: bool) -> Reminder:
+    """Pause (nothing is said) or resume (from the next time after now)."""
+    now = utcnow()
+    if reminder.paused != paused:
+        reminder.paused = paused
+        reminder.next_due_at = None if paused else next_due(reminder, now)
+        reminder.updated_at = now
+        session.add(reminder)
+        record(
+            session,
+            actor=scope.actor,
+            action="reminder.update",
+            elder_id=scope.elder_id,
+            detail={"reminder_id": reminder.id, "paused": paused},
+        )
+    return reminder
+
+
 def draft_of(reminder: Reminder) -> ReminderDraft:
     return ReminderDraft(
         title=reminder.title,

@@ -324,6 +324,10 @@ def update_reminder(
     reminder = schedule.get_reminder(session, scope, reminder_id)
     changes = body.model_dump(exclude_unset=True)
     paused = changes.pop("paused", None)
+    if not changes:  # pause or resume only: the schedule stays as it is
+        if paused is not None:
+            schedule.set_paused(session, scope, reminder, paused)
+        return _public(reminder)
     for required in ("title", "kind", "starts_at", "repeat", "ack_window_minutes"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"'{required}' cannot be emptied; leave it out to keep it.")

@@ -463,6 +463,11 @@ def test_who_may_set_reminders(client, world):
         f"{url}/{made.json()['id']}", json={"paused": True}, headers=bearer(a.family_full)
     )
     assert paused.status_code == 200 and paused.json()["paused"] is True
+    assert paused.json()["next_due_at"] is None  # nothing is said while paused
+    resumed = client.patch(
+        f"{url}/{made.json()['id']}", json={"paused": False}, headers=bearer(a.family_full)
+    )
+    assert resumed.json()["next_due_at"].startswith("2030-01-01T00:00")
     assert (
         client.delete(f"{url}/{made.json()['id']}", headers=bearer(a.family_reader)).status_code
         == 403

@@ -4,7 +4,7 @@ language it was said in, with its time; malformed answers retried, then recorded
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from langchain_core.language_models import FakeListChatModel
 
@@ -267,3 +267,42 @@ def test_a_move_is_recognised_when_the_model_leaves_the_slot_out(client, engine,
         ("lives_in", "台北", True),
         ("lives_in", "台南", False),
     ]
+
+
+def test_told_to_the_companion_in_chat(client, engine, world):
+    """The bar through the companion itself: weeks of "我住在台南" in chat, then "我搬到台北了";
+    what the chat stored is read for facts like any message, and the move retires 台南."""
+    import time_machine
+
+    a = world.a
+
+    def lives_in(city: str, text: str) -> FakeListChatModel:
+        fact = {"type": "place", "text": text, "attribute": "lives_in", "value": city}
+        return FakeListChatModel(responses=[_facts_json({**fact, "confidence": 0.9, "source": 1})])
+
+    for day, words, city in (
+        ("2026-10-01", "我住在台南", "台南"),
+        ("2026-10-20", "我住在台南，天氣很熱", "台南"),
+        ("2026-11-20", "我搬到台北了", "台北"),
+    ):
+        with time_machine.travel(f"{day}T02:00:00Z", tick=False):
+            reply = client.post(
+                f"/v1/elders/{a.elder_id}/chat", json={"message": words}, headers=bearer(a.elder)
+            )
+            assert reply.status_code == 200
+        extract_pending(
+            engine, lives_in(city, words), now=datetime.fromisoformat(f"{day}T12:00:00+00:00")
+        )
+
+    base = f"/v1/elders/{a.elder_id}/facts"
+    every = client.get(base, params={"include_retired": True}, headers=bearer(a.family_full)).json()
+    assert [(f["value"], f["valid_to"] is None) for f in every] == [("台北", True), ("台南", False)]
+    taipei, tainan = every
+    assert tainan["valid_to"].startswith("2026-11-20") and tainan["superseded_by"] == taipei["id"]
+    said = client.get(f"{base}/{tainan['id']}/sources", headers=bearer(a.family_full)).json()
+    assert [m["text"] for m in said] == ["我住在台南", "我住在台南，天氣很熱"]
+    assert {m["role"] for m in said} == {"elder"}  # never the companion's replies
+    history = client.get(
+        f"/v1/elders/{a.elder_id}/memories/{tainan['id']}/history", headers=bearer(a.family_full)
+    ).json()
+    assert [e["action"] for e in history] == ["created", "merged", "retired"]
