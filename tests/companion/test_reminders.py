@@ -69,6 +69,23 @@ def hook():
     h.close()
 
 
+def _together(*schedulers: Scheduler) -> list:
+    """Tick the schedulers at the same moment, each on its own thread."""
+    barrier = threading.Barrier(len(schedulers))
+    results: dict[int, object] = {}
+
+    def run(n: int, scheduler: Scheduler) -> None:
+        barrier.wait()
+        results[n] = scheduler.tick()
+
+    threads = [threading.Thread(target=run, args=(n, s)) for n, s in enumerate(schedulers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [results[n] for n in range(len(schedulers))]
+
+
 def _reminder(client, household, **body) -> dict:
     body = {"title": "吃降血壓的藥", "kind": "medicine", "repeat": "daily", **body}
     r = client.post(
@@ -111,8 +128,8 @@ def test_the_daily_medicine_reminder(client, engine, world, hook):
                 assert s.tick().reminders.fired == 0  # 07:59: nothing yet
 
             clock.move_to(taipei("2026-11-26T08:00:05"))
-            ticks = [first.tick(), second.tick(), second.tick(), first.tick()]
-            assert [t.active for t in ticks] == [True, False, False, True]
+            ticks = _together(first, second) + _together(second, first)
+            assert sorted(t.active for t in ticks) == [False, False, True, True]
             assert sum(t.reminders.fired for t in ticks) == 1
             [said] = _said(engine, "reminder")
             assert "藥" in said.text and "早上8點" in said.text and said.language == "zh-Hant"
