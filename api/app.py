@@ -18,6 +18,7 @@ from api.routers import (
     chat,
     elders,
     facts,
+    family,
     grants,
     health,
     memories,
@@ -48,15 +49,20 @@ Errors are JSON: `{"error": "<code>", "message": "<what to do about it>"}`.
 
 
 def make_scheduler(settings: Settings, engine: sa.Engine, model: BaseChatModel) -> Scheduler:
-    """The scheduler with this server's settings; nightly, it rebuilds each elder's profile and
-    summarises their day (with the model, unless there is none)."""
+    """The scheduler with this server's settings; nightly, it rebuilds each elder's profile,
+    summarises their day and writes the family's digests (with the model, unless there is
+    none)."""
     from datetime import timedelta
 
+    from companion.digest import nightly_digests
     from memory.consolidate import build_profile, summarise_day
+
+    writer = None if isinstance(model, NoModel) else model
 
     def nightly(session, elder_id, day) -> None:  # type: ignore[no-untyped-def]
         build_profile(session, elder_id)
-        summarise_day(session, elder_id, day, None if isinstance(model, NoModel) else model)
+        summarise_day(session, elder_id, day, writer)
+        nightly_digests(session, elder_id, day, writer)
 
     return Scheduler(
         engine,
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             api_key=settings.llm_api_key,
         ),
     )
+    app.state.companion.alert_by_email = settings.smtp is not None
     app.state.indexer = None
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
@@ -142,6 +149,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         facts,
         chat,
         reminders,
+        family,
         audit,
         web,
     ):

@@ -27,6 +27,7 @@ from companion.intent import (
 )
 from companion.persona import Voice, voice
 from companion.reminding import acknowledge, clock, reminder_title
+from companion.signals import care_reply, observe
 from companion.style import StyleGuard, join_sentences
 from memory import store
 from memory.access import ElderScope
@@ -78,7 +79,7 @@ class Turn:
     elder_message: Message
     voice: Voice
     # "answer" (the model), "not_known" (the gate), "source" (how it knows), "reminder_done",
-    # "reminder_set" (the elder asked for a reminder)
+    # "reminder_set" (the elder asked for a reminder), "care" (a fall, talk of self-harm)
     kind: str
     prompt: list[BaseMessage] = field(default_factory=list)
     fixed_reply: str | None = None
@@ -145,6 +146,7 @@ class Companion:
         self.index = index
         self.model = model
         self.grounding = grounding
+        self.alert_by_email = False  # set when the server has SMTP for the family's alerts
 
     def warm_up(self, language: str) -> None:
         """Load the model and read the persona once, so that the elder's first turn is quick."""
@@ -175,6 +177,14 @@ class Companion:
         language = message.language or scope.elder_language
         turn = Turn(elder_message=message, voice=voice(language), kind="answer")
         turn.timings["store_ms"] = _ms(started)
+
+        heard = observe(session, message, email=self.alert_by_email)
+        session.commit()  # how the elder seems, and the family's alerts, are kept at once
+        care = care_reply(heard, turn.voice) if heard else None
+        if care is not None:  # a fall, or talk of self-harm: the family is told at once
+            turn.kind = "care"
+            turn.fixed_reply = care
+            return turn
 
         done = acknowledge(session, scope, message)
         if done is not None:  # "我吃了": the reminder is done, with the time and these words

@@ -3,6 +3,8 @@ severity, its source and a state (open, seen, resolved by whom)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -25,8 +27,10 @@ def raise_flag(
     message_id: int | None = None,
     occurrence_id: int | None = None,
     email: bool = False,
+    not_before: datetime | None = None,
 ) -> ConcernFlag:
-    """Open a flag and tell the family (webhook; e-mail when set up)."""
+    """Open a flag and tell the family (webhook; e-mail when set up), at once or, for what is
+    not urgent, from `not_before` (the end of the elder's quiet hours)."""
     assert severity in SEVERITIES
     flag = ConcernFlag(
         elder_id=elder_id,
@@ -55,8 +59,27 @@ def raise_flag(
             "text": summary,
         },
         email=email,
+        not_before=None if severity == "urgent" else not_before,
     )
     return flag
+
+
+# Not urgent, and one of the same kind open within this time: the family has it already.
+REPEAT_WINDOW = timedelta(hours=12)
+
+
+def open_recently(session: Session, elder_id: str, kind: str, now: datetime) -> bool:
+    return (
+        session.exec(
+            select(ConcernFlag.id).where(
+                ConcernFlag.elder_id == elder_id,
+                ConcernFlag.kind == kind,
+                ConcernFlag.state != "resolved",
+                ConcernFlag.created_at >= now - REPEAT_WINDOW,  # type: ignore[operator]
+            )
+        ).first()
+        is not None
+    )
 
 
 def list_flags(

@@ -525,3 +525,41 @@ class Notification(SQLModel, table=True):
     gave_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- how the elder seems, and the family's digests ---------------------------------------
+
+
+class MessageSignal(SQLModel, table=True):
+    """The mood and concerns heard in one message of the elder's (rules, then the model)."""
+
+    __tablename__ = "message_signals"
+    __table_args__ = (sa.Index("ix_message_signals_elder_said", "elder_id", "said_at"),)
+
+    message_id: int = Field(
+        primary_key=True, foreign_key="messages.id", ondelete="CASCADE", sa_type=BigIntId
+    )
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    said_at: datetime = Field(sa_type=UTCDateTime)
+    mood: str = Field(max_length=16)
+    concerns: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    by: str = Field(default="rules", max_length=16)  # rules, rules+model
+    refined: bool = False
+
+
+class Digest(SQLModel, table=True):
+    """A day's or a week's digest for the family, in one language, each line with its sources."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        sa.UniqueConstraint("elder_id", "period", "start", "language", name="uq_digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    period: str = Field(max_length=8)  # day, week
+    start: date
+    language: str = Field(max_length=16)
+    sections: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    written_by: str = Field(max_length=16)  # model, extract
+    built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

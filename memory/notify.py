@@ -114,11 +114,18 @@ def remove_webhook(session: Session, scope: ElderScope, webhook_id: int) -> None
 
 
 def notify_family(
-    session: Session, elder_id: str, event: str, payload: dict, *, email: bool
+    session: Session,
+    elder_id: str,
+    event: str,
+    payload: dict,
+    *,
+    email: bool,
+    not_before: datetime | None = None,
 ) -> int:
     """Queue `event` for every webhook of the elder that wants it and, when `email`, for every
     family member with an e-mail address who may read reminders. Returns how many were queued."""
     body = {"event": event, "elder_id": elder_id, "at": utcnow().isoformat(), **payload}
+    when = {"next_attempt_at": not_before} if not_before else {}
     queued = 0
     for webhook in session.exec(
         select(Webhook).where(Webhook.elder_id == elder_id, Webhook.active)
@@ -131,6 +138,7 @@ def notify_family(
                     target=str(webhook.id),
                     event=event,
                     payload=body,
+                    **when,
                 )
             )
             queued += 1
@@ -153,6 +161,7 @@ def notify_family(
                         target=account.email or "",
                         event=event,
                         payload=body,
+                        **when,
                     )
                 )
                 queued += 1

@@ -51,11 +51,13 @@ class UsedMemory(BaseModel):
 class ChatReply(BaseModel):
     reply: str
     language: str
-    kind: Literal["answer", "not_known", "source", "reminder_done", "reminder_set"] = Field(
+    kind: Literal["answer", "not_known", "source", "reminder_done", "reminder_set", "care"] = Field(
         description="'answer': from the language model; 'not_known': nothing in memory answers "
         "a question about the elder's past, so the companion asks instead of guessing; "
         "'source': where the last answer came from; 'reminder_done': the elder said a reminder "
-        "is done, and it is recorded; 'reminder_set': the elder asked for a reminder."
+        "is done, and it is recorded; 'reminder_set': the elder asked for a reminder; 'care': the "
+        "words spoke of a fall or of self-harm: a caring answer with where to find help, and "
+        "the family is alerted at once."
     )
     message_id: int = Field(description="The elder's message, as stored.")
     reply_id: int = Field(description="The companion's reply, as stored.")

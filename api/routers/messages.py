@@ -15,6 +15,7 @@ from api.schemas import (
     MessagePublic,
     Timestamp,
 )
+from companion.signals import observe
 from memory import store
 from memory.access import resolve_scope
 from memory.models import Message, Permission
@@ -52,6 +53,8 @@ def add_message(
     """Store one message. With an `external_id` already stored, answers 200 with that message."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
     message, created = store.add_message(session, scope, _draft(body))
+    if created:
+        observe(session, message, email=request.app.state.settings.smtp is not None)
     _index_soon(request, background)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -70,6 +73,9 @@ def import_messages(
     """Import up to 10,000 messages at once, all or nothing; repeats (same `external_id`) are skipped."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
     result = store.import_messages(session, scope, [_draft(m) for m in body.messages])
+    email = request.app.state.settings.smtp is not None
+    for message in result.created:  # history gets a mood; only the last day raises concerns
+        observe(session, message, email=email)
     _index_soon(request, background)
     return ImportSummary(
         imported=len(result.created),

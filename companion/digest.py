@@ -1,0 +1,290 @@
+"""The family's digests: a day or a week of the elder's life, from that period's messages only.
+
+Each line carries the messages it comes from. The summary at the top is written by the
+language model when one is configured, in the family member's language, and every sentence
+must cite the numbered messages it rests on (a sentence that cites none is dropped); without
+a model, or when it fails, the elder's own words stand in. Private memories never appear:
+a message that a private memory came from is left out altogether.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from sqlmodel import Session, select
+
+from memory import reminders as schedule
+from memory.models import (
+    FACT_KINDS,
+    ConcernFlag,
+    Digest,
+    Elder,
+    FactStatus,
+    Memory,
+    MemorySource,
+    Message,
+    MessageRole,
+    MessageSignal,
+    Reminder,
+    ReminderOccurrence,
+    utcnow,
+)
+from memory.timeutil import zone
+
+log = logging.getLogger(__name__)
+
+PERIODS = {"day": 1, "week": 7}
+_WORRY_MOODS = ("sad", "anxious", "lonely", "in_pain", "confused", "angry")
+_LANGUAGE_NAMES = {
+    "zh-Hant": "Traditional Chinese (Taiwan)",
+    "zh-Hans": "Simplified Chinese",
+    "en": "English",
+}
+
+
+def period_start(day: date, period: str) -> date:
+    """A week starts on Monday."""
+    return day - timedelta(days=day.weekday()) if period == "week" else day
+
+
+def bounds(elder: Elder, start: date, period: str) -> tuple[datetime, datetime]:
+    tz = zone(elder.timezone)
+    begin = datetime.combine(start, time(), tzinfo=tz)
+    return begin, begin + timedelta(days=PERIODS[period])
+
+
+def _private_message_ids(session: Session, elder_id: str, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    return set(
+        session.exec(
+            select(MemorySource.message_id)
+            .join(Memory, Memory.id == MemorySource.memory_id)
+            .where(
+                Memory.elder_id == elder_id,
+                Memory.private.is_(True),  # type: ignore[attr-defined]
+                MemorySource.message_id.in_(ids),  # type: ignore[attr-defined]
+            )
+        )
+    )
+
+
+def _line(message: Message, **extra: object) -> dict:
+    return {
+        "text": message.text,
+        "message_ids": [message.id],
+        "said_at": message.said_at.isoformat(),
+        **extra,
+    }
+
+
+def _summary(
+    model: BaseChatModel | None, elder: Elder, said: list[Message], language: str
+) -> tuple[list[dict], str]:
+    """Sentences with their sources: by the model (each must cite), else the elder's words."""
+    if model is not None and model._llm_type != "none" and said:
+        numbered = said[:40]
+        lines = "\n".join(f"[{n}] {m.text}" for n, m in enumerate(numbered, 1))
+        prompt = [
+            SystemMessage(
+                content=(
+                    f"Write two or three short sentences in {_LANGUAGE_NAMES.get(language, 'English')} "
+                    f"for {elder.preferred_name or elder.display_name}'s family: what they talked "
+                    "about, how they seemed. Use only the numbered messages, in the third person, "
+                    "and end each sentence with the numbers it rests on, like [2][5]."
+                )
+            ),
+            HumanMessage(content=lines),
+        ]
+        try:
+            text = str(model.invoke(prompt, max_tokens=220, temperature=0.2).content)
+            sentences = []
+            for sentence in re.split(r"(?<=[。！？.!?\]])\s*(?=\S)", text.strip()):
+                cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+                ids = sorted({numbered[n - 1].id for n in cited if 1 <= n <= len(numbered)})  # type: ignore[misc]
+                words = re.sub(r"\s*\[\d+\]", "", sentence).strip()
+                if ids and words:
+                    sentences.append({"text": words, "message_ids": ids})
+            if sentences:
+                return sentences, "model"
+        except Exception as exc:  # the elder's own words stand in
+            log.warning("The digest could not be written by the model: %s", exc)
+    # Extractive: the longest things said, one per day, in the elder's words.
+    by_day: dict[date, Message] = {}
+    for m in said:
+        day = m.said_at.astimezone(zone(elder.timezone)).date()
+        if day not in by_day or len(m.text) > len(by_day[day].text):
+            by_day[day] = m
+    return [_line(m) for _, m in sorted(by_day.items())][:7], "extract"
+
+
+def build_digest(
+    session: Session,
+    elder_id: str,
+    period: str,
+    start: date,
+    language: str,
+    model: BaseChatModel | None = None,
+) -> Digest:
+    elder = session.get(Elder, elder_id)
+    assert elder is not None
+    begin, end = bounds(elder, start, period)
+    tz = zone(elder.timezone)
+    messages = list(
+        session.exec(
+            select(Message)
+            .where(
+                Message.elder_id == elder_id,
+                Message.role == MessageRole.elder.value,
+                Message.said_at >= begin,  # type: ignore[operator]
+                Message.said_at < end,  # type: ignore[operator]
+            )
+            .order_by(Message.said_at, Message.id)
+        )
+    )
+    hidden = _private_message_ids(session, elder_id, [m.id for m in messages])  # type: ignore[misc]
+    said = [m for m in messages if m.id not in hidden]
+    signals = {
+        s.message_id: s
+        for s in session.exec(
+            select(MessageSignal).where(
+                MessageSignal.message_id.in_([m.id for m in said])  # type: ignore[attr-defined]
+            )
+        )
+    }
+    summary, written_by = _summary(model, elder, said, language)
+    joys = [_line(m) for m in said if m.id in signals and signals[m.id].mood == "happy"][:3]
+    worries = [
+        _line(m, concerns=signals[m.id].concerns, mood=signals[m.id].mood)
+        for m in said
+        if m.id in signals and (signals[m.id].concerns or signals[m.id].mood in _WORRY_MOODS)
+    ][:6]
+    moods: dict[str, Counter] = {}
+    for m in said:
+        if m.id in signals:
+            day = m.said_at.astimezone(tz).date().isoformat()
+            moods.setdefault(day, Counter())[signals[m.id].mood] += 1
+    flags = list(
+        session.exec(
+            select(ConcernFlag)
+            .where(
+                ConcernFlag.elder_id == elder_id,
+                ConcernFlag.created_at >= begin,  # type: ignore[operator]
+                ConcernFlag.created_at < end,  # type: ignore[operator]
+            )
+            .order_by(ConcernFlag.id)
+        )
+    )
+    tally = schedule.Tally()
+    missed = []
+    for occurrence, reminder in session.exec(
+        select(ReminderOccurrence, Reminder)
+        .join(Reminder, Reminder.id == ReminderOccurrence.reminder_id)
+        .where(
+            ReminderOccurrence.elder_id == elder_id,
+            ReminderOccurrence.due_at >= begin,  # type: ignore[operator]
+            ReminderOccurrence.due_at < end,  # type: ignore[operator]
+        )
+        .order_by(ReminderOccurrence.due_at)
+    ):
+        tally.add(occurrence)
+        if occurrence.status == "missed":
+            missed.append(
+                {
+                    "title": reminder.title,
+                    "kind": reminder.kind,
+                    "due_at": occurrence.due_at.isoformat(),
+                }
+            )
+    to_review = list(
+        session.exec(
+            select(Memory)
+            .where(
+                Memory.elder_id == elder_id,
+                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
+                Memory.status == FactStatus.unconfirmed.value,
+                Memory.private.is_(False),  # type: ignore[attr-defined]
+                Memory.deleted_at.is_(None),  # type: ignore[union-attr]
+                Memory.valid_to.is_(None),  # type: ignore[union-attr]
+            )
+            .order_by(Memory.id)
+        )
+    )
+    sections = {
+        "summary": summary,
+        "joys": joys,
+        "worries": worries,
+        "concerns": [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "severity": f.severity,
+                "state": f.state,
+                "summary": f.summary,
+                "message_ids": [f.message_id] if f.message_id else [],
+                "at": f.created_at.isoformat(),
+            }
+            for f in flags
+            if f.message_id not in hidden
+        ],
+        "reminders": {
+            "due": tally.due,
+            "done": tally.done,
+            "late": tally.late,
+            "missed": tally.missed,
+            "rate": tally.rate,
+            "missed_items": missed,
+        },
+        "to_review": {
+            "count": len(to_review),
+            "facts": [{"id": f.id, "text": f.text} for f in to_review[:5]],
+        },
+        "moods": {day: dict(c) for day, c in sorted(moods.items())},
+        "messages": len(said),
+        "last_said_at": said[-1].said_at.isoformat() if said else None,
+    }
+    digest = session.exec(
+        select(Digest).where(
+            Digest.elder_id == elder_id,
+            Digest.period == period,
+            Digest.start == start,
+            Digest.language == language,
+        )
+    ).first() or Digest(
+        elder_id=elder_id, period=period, start=start, language=language, sections={}, written_by=""
+    )
+    digest.sections, digest.written_by, digest.built_at = sections, written_by, utcnow()
+    session.add(digest)
+    session.flush()
+    return digest
+
+
+def family_languages(session: Session, elder: Elder) -> set[str]:
+    from memory.models import Account, Role
+
+    languages = {elder.language}
+    for account in session.exec(
+        select(Account).where(Account.elder_id == elder.id, Account.role == Role.family.value)
+    ):
+        if account.language:
+            languages.add(account.language)
+    return languages
+
+
+def nightly_digests(session: Session, elder_id: str, day: date, model: BaseChatModel | None) -> int:
+    """Yesterday's digest, and on Monday night last week's, in every family member's language."""
+    elder = session.get(Elder, elder_id)
+    assert elder is not None
+    made = 0
+    for language in sorted(family_languages(session, elder)):
+        build_digest(session, elder_id, "day", day, language, model)
+        made += 1
+        if day.weekday() == 6:  # the night after Sunday: the week is complete
+            build_digest(session, elder_id, "week", period_start(day, "week"), language, model)
+            made += 1
+    return made
