@@ -472,6 +472,31 @@ def elder_link(elder_id: str, label: str, expires_in_days: int | None, no_qr: bo
     click.echo(link)
 
 
+@admin.command("family-link")
+@click.argument("account_id")
+@click.option("--label", default="family link", show_default=True, help="A note, e.g. 'Mei-hua'.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: never expires.")
+def family_link(account_id: str, label: str, expires_in_days: int | None) -> None:
+    """Make the link a family member (or creator) opens for the family dashboard (a new token).
+
+    What they see there is what the elder or guardian granted them."""
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        with db.session_scope(_admin_engine()) as session:
+            account = access.get_account(session, account_id)
+            if account.role not in (Role.family.value, Role.creator.value):
+                raise InvalidInput(
+                    f"Account {account_id} is the {account.role}'s; the dashboard is for family "
+                    "members and creators (the elder's link: zhian admin elder-link)."
+                )
+            issued = access.issue_token(session, account, label=label, expires_at=expires_at)
+    except ZhianError as exc:
+        _fail(exc.message)
+    link = f"{_base_url(Settings())}/family#token={issued.secret}"
+    click.echo(f"The dashboard link for {account.display_name}; shown only this once:")
+    click.echo(link)
+
+
 @admin.command("revoke-token")
 @click.argument("token")
 def revoke_token(token: str) -> None:

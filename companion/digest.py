@@ -48,8 +48,8 @@ _LANGUAGE_NAMES = {
 
 
 def period_start(day: date, period: str) -> date:
-    """A week starts on Monday."""
-    return day - timedelta(days=day.weekday()) if period == "week" else day
+    """A week is the seven days that end with `day` (the nightly job writes one each Sunday)."""
+    return day - timedelta(days=6) if period == "week" else day
 
 
 def bounds(elder: Elder, start: date, period: str) -> tuple[datetime, datetime]:
@@ -74,11 +74,17 @@ def _private_message_ids(session: Session, elder_id: str, ids: list[int]) -> set
     )
 
 
+def _source(message: Message) -> dict:
+    return {"id": message.id, "text": message.text, "said_at": message.said_at.isoformat()}
+
+
 def _line(message: Message, **extra: object) -> dict:
+    """A line in the elder's own words, with its source (itself)."""
     return {
         "text": message.text,
         "message_ids": [message.id],
         "said_at": message.said_at.isoformat(),
+        "sources": [_source(message)],
         **extra,
     }
 
@@ -106,10 +112,18 @@ def _summary(
             sentences = []
             for sentence in re.split(r"(?<=[。！？.!?\]])\s*(?=\S)", text.strip()):
                 cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
-                ids = sorted({numbered[n - 1].id for n in cited if 1 <= n <= len(numbered)})  # type: ignore[misc]
+                chosen = {n: numbered[n - 1] for n in cited if 1 <= n <= len(numbered)}
+                used = sorted(chosen.values(), key=lambda m: m.id or 0)
                 words = re.sub(r"\s*\[\d+\]", "", sentence).strip()
-                if ids and words:
-                    sentences.append({"text": words, "message_ids": ids})
+                if used and words:
+                    sentences.append(
+                        {
+                            "text": words,
+                            "message_ids": [m.id for m in used],
+                            "sources": [_source(m) for m in used],
+                            "generated": True,
+                        }
+                    )
             if sentences:
                 return sentences, "model"
         except Exception as exc:  # the elder's own words stand in

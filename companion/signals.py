@@ -522,6 +522,8 @@ def raise_concerns(
     v = voice(elder.language)
     later = _end_of_quiet_hours(elder, now)
     raised = []
+    if "fall" in kinds:  # the pain of a fall is the fall's: one flag, the urgent one
+        kinds = [k for k in kinds if k != "pain"]
     for kind in kinds:
         severity = SEVERITY[kind]
         if severity != "urgent" and open_recently(session, elder.id, kind, now):

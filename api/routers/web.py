@@ -1,4 +1,6 @@
-"""The elder's page: one input, one big button, replies streamed in and read aloud."""
+"""The pages: the elder's (one input, one big button, replies streamed in and read aloud) and
+the family's dashboard. Both are opened by a link with a token in its fragment, which stays in
+the browser and is sent as a bearer token to the API."""
 
 from __future__ import annotations
 
@@ -13,12 +15,19 @@ router = APIRouter(include_in_schema=False)
 _WEB = Path(__file__).resolve().parents[1] / "web"
 
 
-@lru_cache(maxsize=1)
-def _talk_page() -> str:
-    return (_WEB / "talk.html").read_text(encoding="utf-8")
+@lru_cache(maxsize=2)
+def _page(name: str) -> str:
+    return (_WEB / name).read_text(encoding="utf-8")
 
 
 @router.get("/talk", response_class=HTMLResponse)
 def talk() -> HTMLResponse:
     """Opened by the elder's link (`/talk#token=…`); the token stays in the browser."""
-    return HTMLResponse(_talk_page(), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(_page("talk.html"), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/family", response_class=HTMLResponse)
+def family() -> HTMLResponse:
+    """The family's dashboard, opened by their link (`/family#token=…`): today and this week,
+    memories to review, reminders, and (for the elder or guardian) consent and the access log."""
+    return HTMLResponse(_page("family.html"), headers={"Cache-Control": "no-store"})

@@ -131,7 +131,7 @@ def test_the_weekly_digest_links_to_the_elders_words_and_keeps_private_ones_out(
     with time_machine.travel(taipei("2026-11-23T10:00:00"), tick=False):
         r = client.get(
             f"/v1/elders/{a.elder_id}/digests",
-            params={"period": "week", "date": "2026-11-18"},
+            params={"period": "week", "date": "2026-11-22"},
             headers=bearer(a.family_full),
         )
     assert r.status_code == 200, r.text
