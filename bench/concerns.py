@@ -97,9 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(f"{name}: precision / recall", justify="right")
     tallies = {name: score(messages, predicted) for name, (predicted, _, _) in runs.items()}
     for kind in ("urgent", *CONCERNS):
-        gold = sum(1 for m in messages if (kind in m["concerns"]) or (
-            kind == "urgent" and any(SEVERITY[c] == "urgent" for c in m["concerns"])
-        ))
+        gold = sum(
+            1
+            for m in messages
+            if (kind in m["concerns"])
+            or (kind == "urgent" and any(SEVERITY[c] == "urgent" for c in m["concerns"]))
+        )
         label = "urgent (self-harm or fall)" if kind == "urgent" else kind
         table.add_row(label, str(gold), *(" / ".join(_pr(t[kind])) for t in tallies.values()))
     table.add_row(
@@ -116,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, (predicted, moods, _) in runs.items():
             for m, got, mood in zip(messages, predicted, moods, strict=True):
                 if set(got) != set(m["concerns"]) or mood != m["mood"]:
-                    console.print(f"{name}: {m['text']} gold={m['concerns']}/{m['mood']} got={got}/{mood}")
+                    console.print(
+                        f"{name}: {m['text']} gold={m['concerns']}/{m['mood']} got={got}/{mood}"
+                    )
     return 0
 
 
