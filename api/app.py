@@ -30,6 +30,7 @@ from api.settings import Settings
 from companion.chat import Companion
 from companion.llm import LlamaCppChat, NoModel, make_chat_model
 from companion.scheduler import Scheduler
+from companion.signals import refine_pending
 from memory.db import make_engine
 from memory.embed import make_embedder
 from memory.extract import BackgroundExtractor
@@ -88,7 +89,14 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         app.state.indexer = indexer
         extractor = None
         if settings.extract_in_background and not isinstance(app.state.companion.model, NoModel):
-            extractor = BackgroundExtractor(app.state.engine, app.state.companion.model)
+            model = app.state.companion.model
+            extractor = BackgroundExtractor(
+                app.state.engine,
+                model,
+                also=lambda: refine_pending(
+                    app.state.engine, model, email=settings.smtp is not None
+                ),
+            )
             extractor.start()
         if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):
             threading.Thread(

@@ -17,10 +17,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from companion.persona import Voice, voice
 from memory.concerns import open_recently, raise_flag
@@ -550,3 +551,68 @@ def care_reply(found: Signals, v: Voice) -> str | None:
     if "fall" in found.concerns:
         return v.say("care_fall")
     return None
+
+
+SECOND_LOOK_WITHIN = timedelta(days=2)
+
+
+def refine_pending(
+    engine: sa.Engine, model: BaseChatModel, *, email: bool = False, limit: int = 20
+) -> int:
+    """The model's second look at what the elder said lately: the mood and concerns are
+    replaced by its answer (urgent ones the rules found stay); a concern it adds raises a flag,
+    a concern it drops resolves the flag the rules raised for that message."""
+    from memory.db import session_scope
+
+    since = utcnow() - SECOND_LOOK_WITHIN
+    with session_scope(engine) as session:
+        waiting = [
+            (s.message_id, s.concerns, s.mood)
+            for s in session.exec(
+                select(MessageSignal)
+                .where(MessageSignal.refined.is_(False), MessageSignal.said_at >= since)  # type: ignore[attr-defined]
+                .order_by(MessageSignal.said_at)
+                .limit(limit)
+            )
+        ]
+    done = 0
+    for message_id, concerns, mood in waiting:
+        with session_scope(engine) as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                continue
+            text = message.text
+        second = refine(
+            model, text, Signals(mood=mood, concerns=list(concerns))
+        )  # outside any transaction
+        with session_scope(engine) as session:
+            signal = session.get(MessageSignal, message_id)
+            message = session.get(Message, message_id)
+            if signal is None or message is None:
+                continue
+            added = [c for c in second.concerns if c not in signal.concerns]
+            dropped = [c for c in signal.concerns if c not in second.concerns]
+            signal.mood, signal.concerns, signal.by, signal.refined = (
+                second.mood,
+                second.concerns,
+                second.by,
+                True,
+            )
+            session.add(signal)
+            if dropped:
+                for flag in session.exec(
+                    select(ConcernFlag).where(
+                        ConcernFlag.message_id == message_id,
+                        ConcernFlag.kind.in_(dropped),  # type: ignore[attr-defined]
+                        ConcernFlag.state != "resolved",
+                    )
+                ):
+                    flag.state, flag.resolved_at = "resolved", utcnow()
+                    flag.resolved_by = "智安 (second look: not a concern)"
+                    session.add(flag)
+            if added and utcnow() - message.said_at <= RECENT:
+                elder = session.get(Elder, message.elder_id)
+                assert elder is not None
+                raise_concerns(session, elder, message, added, email=email, now=utcnow())
+        done += 1
+    return done

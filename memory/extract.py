@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -356,8 +356,16 @@ def extraction_status(session: Session, elder_id: str) -> ExtractionStatus:
 class BackgroundExtractor:
     """A thread in the server process that extracts facts when elders pause."""
 
-    def __init__(self, engine: sa.Engine, model: BaseChatModel, *, every: float = 30.0) -> None:
-        self.engine, self.model, self.every = engine, model, every
+    def __init__(
+        self,
+        engine: sa.Engine,
+        model: BaseChatModel,
+        *,
+        every: float = 30.0,
+        also: Callable[[], object] | None = None,
+    ) -> None:
+        """`also`: more reading for the model after each round (the concern checks' second look)."""
+        self.engine, self.model, self.every, self.also = engine, model, every, also
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="fact-extractor")
@@ -385,5 +393,10 @@ class BackgroundExtractor:
                         )
             except Exception:  # keep the thread alive; the next round tries again
                 log.exception("Fact extraction stopped for a moment")
+            if self.also is not None:
+                try:
+                    self.also()
+                except Exception:
+                    log.exception("The second look at the elder's words stopped for a moment")
             self._wake.wait(self.every)
             self._wake.clear()
