@@ -24,6 +24,7 @@ from api.routers import (
     memories,
     messages,
     reminders,
+    story,
     web,
 )
 from api.settings import Settings
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         chat,
         reminders,
         family,
+        story,
         audit,
         web,
     ):

@@ -172,9 +172,24 @@ class Me(BaseModel):
 # --- grants -----------------------------------------------------------------------------
 
 
+class StoryLimits(Input):
+    """What a story:export grant covers."""
+
+    since: date | None = Field(default=None, description="Only what happened from this day.")
+    until: date | None = Field(default=None, description="...until this day.")
+    people: list[Name] = Field(default_factory=list, max_length=50)
+    topics: list[Name] = Field(default_factory=list, max_length=50)
+    sensitive: bool = Field(default=False, description="Sensitive memories may be exported too.")
+
+
 class GrantSet(Input):
     scopes: list[Permission] = Field(max_length=len(Permission))
     expires_at: Timestamp | None = None
+    story: StoryLimits | None = Field(
+        default=None,
+        description="For story:export: the period, people and topics it covers (default: all "
+        "that is not private or sensitive).",
+    )
 
 
 class GrantPublic(BaseModel):
@@ -186,6 +201,7 @@ class GrantPublic(BaseModel):
     expires_at: datetime | None
     updated_at: datetime
     granted_by: str | None
+    story_limits: dict | None = None
 
 
 # --- messages ---------------------------------------------------------------------------

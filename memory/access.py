@@ -337,6 +337,13 @@ def granted_permissions(session: Session, caller: Caller, elder_id: str) -> set[
     return set(grant.scopes)
 
 
+def grant_of(session: Session, caller: Caller, elder_id: str) -> Grant | None:
+    """The caller's grant for this elder (none for the elder, guardians and admins)."""
+    if caller.is_admin or caller.is_guardian or caller.role is Role.elder:
+        return None
+    return _grant(session, elder_id, caller.account_id)
+
+
 def _grant(session: Session, elder_id: str, account_id: str) -> Grant | None:
     return session.exec(
         select(Grant).where(Grant.elder_id == elder_id, Grant.account_id == account_id)
@@ -358,6 +365,7 @@ def set_grant(
     *,
     scopes: Iterable[Permission],
     expires_at: datetime | None,
+    story_limits: dict | None = None,
 ) -> Grant:
     """Grant (or change) what a family member or creator of this elder may see and do."""
     account = session.get(Account, account_id)
@@ -380,6 +388,7 @@ def set_grant(
         grant = Grant(elder_id=scope.elder_id, account_id=account_id, scopes=values)
     grant.scopes = values
     grant.expires_at = expires_at
+    grant.story_limits = story_limits
     grant.granted_by = scope.actor.account_id
     grant.updated_at = utcnow()
     session.add(grant)
@@ -392,7 +401,11 @@ def set_grant(
         detail={
             "account_id": account_id,
             "before": before,
-            "after": {"scopes": values, "expires_at": _iso(expires_at)},
+            "after": {
+                "scopes": values,
+                "expires_at": _iso(expires_at),
+                "story_limits": story_limits,
+            },
         },
     )
     return grant

@@ -365,7 +365,8 @@ def delete_fact(session: Session, scope: ElderScope, fact_id: int) -> None:
     before = _snapshot(fact)
     fact.deleted_at = utcnow()
     session.add(fact)
-    session.add(IndexTombstone(memory_id=fact.id or 0, elder_id=scope.elder_id))
+    # merge: on SQLite a deleted memory's id can be used again while its tombstone waits
+    session.merge(IndexTombstone(memory_id=fact.id or 0, elder_id=scope.elder_id))
     session.flush()
     _event(session, fact, "deleted", Author.of(scope), before=before)
     _audit(session, scope, "fact.delete", fact_id)

@@ -151,6 +151,9 @@ class Grant(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What a story:export grant covers: {"since", "until" (dates), "people", "topics",
+    # "sensitive" (bool)}; none: everything that is not private or sensitive.
+    story_limits: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
 class Message(SQLModel, table=True):
@@ -563,3 +566,25 @@ class Digest(SQLModel, table=True):
     sections: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     written_by: str = Field(max_length=16)  # model, extract
     built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StoryExportRun(SQLModel, table=True):
+    """One export of story material: who, when, with what filters; a large one runs as a job
+    whose progress and result are kept here."""
+
+    __tablename__ = "story_exports"
+    __table_args__ = (sa.Index("ix_story_exports_elder", "elder_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    account_id: str = Field(max_length=32)
+    account_name: str = Field(max_length=200)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    filters: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    format: str = Field(max_length=16)
+    status: str = Field(default="running", max_length=16)  # running, done, failed
+    progress: float = 0.0
+    counts: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    result: str | None = Field(default=None, sa_type=sa.Text)
+    error: str | None = Field(default=None, max_length=1000)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

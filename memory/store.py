@@ -420,7 +420,8 @@ def _forget_memories_only_from(session: Session, scope: ElderScope, message_id: 
         memory = session.get(Memory, memory_id)
         if memory is None or memory.elder_id != scope.elder_id:
             continue
-        session.add(IndexTombstone(memory_id=memory_id, elder_id=scope.elder_id))
+        # merge: on SQLite a deleted memory's id can be used again while its tombstone waits
+        session.merge(IndexTombstone(memory_id=memory_id, elder_id=scope.elder_id))
         if memory.kind != MemoryKind.turn.value:
             session.add(
                 MemoryEvent(

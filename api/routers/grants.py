@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api.deps import CurrentCaller, SessionDep
 from api.schemas import GrantPublic, GrantSet
 from memory import access
+from memory.errors import InvalidInput
 from memory.models import Grant
 
 router = APIRouter(prefix="/v1/elders/{elder_id}/grants", tags=["grants"])
@@ -23,6 +24,7 @@ def grant_public(session: SessionDep, grant: Grant) -> GrantPublic:
         expires_at=grant.expires_at,
         updated_at=grant.updated_at,
         granted_by=grant.granted_by,
+        story_limits=grant.story_limits,
     )
 
 
@@ -38,8 +40,15 @@ def set_grant(
 ) -> GrantPublic:
     """Set exactly which scopes a family member or creator holds (replaces what they had)."""
     scope = access.resolve_scope(session, caller, elder_id, manage=True)
+    if body.story and body.story.since and body.story.until and body.story.since > body.story.until:
+        raise InvalidInput("story.since is after story.until: give the earlier day first.")
     grant = access.set_grant(
-        session, scope, account_id, scopes=body.scopes, expires_at=body.expires_at
+        session,
+        scope,
+        account_id,
+        scopes=body.scopes,
+        expires_at=body.expires_at,
+        story_limits=body.story.model_dump(mode="json") if body.story else None,
     )
     return grant_public(session, grant)
 
