@@ -53,9 +53,11 @@ class Source(BaseModel):
 class TimelineEntry(BaseModel):
     when: date = Field(description="When it happened; when it was said if that is not known.")
     when_known: bool = Field(description="False: `when` is the day it was said.")
-    text: str = Field(description="The fact as remembered (confirmed by the family or the elder).")
-    kind: str
-    memory_id: int
+    text: str = Field(
+        description="A confirmed fact, or (kind 'said') the elder's own words, verbatim."
+    )
+    kind: str = Field(description="The fact's type, or 'said' for the elder's own words.")
+    memory_id: int | None = Field(description="The fact; none for the elder's own words.")
     sources: list[Source] = Field(min_length=1)
 
 
@@ -205,6 +207,17 @@ def _mentions(text: str, words: list[str]) -> bool:
     return any(_fold(w) in folded for w in words)
 
 
+def _said_entry(message: Message, when: date, known: bool) -> TimelineEntry:
+    return TimelineEntry(
+        when=when,
+        when_known=known,
+        text=message.text,
+        kind="said",
+        memory_id=None,
+        sources=[Source(message_id=message.id or 0, said_at=message.said_at, words=message.text)],
+    )
+
+
 def build(
     session: Session,
     elder_id: str,
@@ -297,7 +310,29 @@ def build(
                 sources=sources,
             )
         )
-    timeline.sort(key=lambda e: (e.when, e.memory_id))
+    # The elder's own words fill in what no confirmed fact holds: what tells of a time in the
+    # past at that time, and each day of conversation by its fullest message, said that day.
+    told = {s.message_id for e in timeline for s in e.sources}
+    fullest: dict[date, Message] = {}
+    for message in messages.values():
+        if message.role != MessageRole.elder.value or message.id in withheld or message.id in told:
+            continue
+        said_on = message.said_at.astimezone(tz).date()
+        period = find_period(message.text, said_on)
+        if period is not None and period.start < said_on:
+            about = period.start
+            if _in_period(about, f) and fits(message.text):
+                timeline.append(_said_entry(message, about, True))
+                told.add(message.id or 0)
+            continue
+        if len(message.text) >= 8 and len(message.text) > len(
+            getattr(fullest.get(said_on), "text", "")
+        ):
+            fullest[said_on] = message
+    for said_on, message in fullest.items():
+        if message.id not in told and _in_period(said_on, f) and fits(message.text):
+            timeline.append(_said_entry(message, said_on, False))
+    timeline.sort(key=lambda e: (e.when, e.memory_id or 0, e.sources[0].message_id))
     progress(0.5)
 
     in_timeline = {s.message_id for e in timeline for s in e.sources}
@@ -335,7 +370,7 @@ def build(
 
     people: dict[str, Person] = {}
     places: dict[str, Place] = {}
-    shown = {e.memory_id for e in timeline}
+    shown = {e.memory_id for e in timeline if e.memory_id is not None}
     for memory in usable:
         ids = [s.message_id for s in sources_of(memory)]
         if not ids:
@@ -356,7 +391,11 @@ def build(
             place.message_ids = sorted(set(place.message_ids) | set(ids))
     for entry in timeline:  # the memories that mention them
         for person in people.values():
-            if entry.memory_id not in person.memory_ids and _mentions(entry.text, [person.name]):
+            if (
+                entry.memory_id is not None
+                and entry.memory_id not in person.memory_ids
+                and _mentions(entry.text, [person.name])
+            ):
                 person.memory_ids.append(entry.memory_id)
     people_list = [
         p for p in people.values() if set(p.memory_ids) & shown or not (f.since or f.until)
@@ -480,7 +519,7 @@ def _scene(
         style=style,
         prompt_en=en,
         prompt_local=local,
-        memory_ids=[entry.memory_id],
+        memory_ids=[entry.memory_id] if entry.memory_id is not None else [],
         message_ids=[s.message_id for s in entry.sources],
     )
 
