@@ -211,3 +211,30 @@ def test_without_digests_the_page_says_whom_to_ask_and_an_old_link_has_expired(
         "失效" in page.locator(".notice").inner_text()
         or "expired" in page.locator(".notice").inner_text()
     )
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_grandchild_downloads_the_story_from_the_export_page(server, browser, world):  # noqa: F811
+    from tests.companion.test_story import LIFE, _tell
+
+    base, app = server
+    a = world.a
+    for life in LIFE:
+        _tell(app.state.engine, a.elder_id, *life)
+    client = TestClient(app)
+    client.put(
+        f"/v1/elders/{a.elder_id}/grants/{a.account_ids['creator']}",
+        json={"scopes": ["story:export"], "story": {"since": "1960-01-01", "until": "1980-12-31"}},
+        headers=bearer(a.guardian),
+    )
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    page.goto(f"{base}/family#token={a.creator}")
+    page.select_option("#lang", "zh-Hant")
+    page.wait_for_selector("body[data-ready=story]")
+    page.select_option("#s-format", "markdown")
+    page.click("#s-go")
+    with page.expect_download() as download:
+        page.click("#s-download")
+    text = download.value.path().read_text(encoding="utf-8")
+    assert "民國五十七年我們從台南搬到台北" in text and "祕密" not in text
+    page.screenshot(path=str(ARTIFACTS / "family-story-export.png"), full_page=True)
