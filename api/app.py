@@ -29,7 +29,7 @@ from api.routers import (
 )
 from api.settings import Settings
 from companion.chat import Companion
-from companion.llm import LlamaCppChat, NoModel, make_chat_model
+from companion.llm import LlamaCppChat, NoModel
 from companion.scheduler import Scheduler
 from companion.signals import refine_pending
 from memory.db import make_engine
@@ -136,13 +136,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.companion = Companion(
         app.state.engine,
         app.state.vector_index,
-        make_chat_model(
-            provider=settings.llm,
-            data_dir=settings.data_dir,
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-        ),
+        settings.chat_model(),
     )
     app.state.companion.alert_by_email = settings.smtp is not None
     app.state.indexer = None

@@ -155,13 +155,7 @@ def scheduler(tick: float | None) -> None:
     engine = _engine(settings)
     db.upgrade(engine)
     try:  # the model only writes the nightly day summaries; loaded when first needed
-        model = make_chat_model(
-            provider=settings.llm,
-            data_dir=settings.data_dir,
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-        )
+        model = settings.chat_model()
     except ZhianError as exc:
         err.print(f"[yellow]Day summaries from the elders' own words:[/yellow] {exc.message}")
         model = make_chat_model(provider="none", data_dir=settings.data_dir)
@@ -247,7 +241,6 @@ def consolidate(elder_id: str | None, day) -> None:
     from rich.progress import Progress
     from sqlmodel import select
 
-    from companion.llm import make_chat_model
     from memory.consolidate import build_profile, summarise_day
     from memory.models import Elder
     from memory.timeutil import zone
@@ -256,13 +249,7 @@ def consolidate(elder_id: str | None, day) -> None:
     engine = _admin_engine()
     model = None
     try:
-        model = make_chat_model(
-            provider=settings.llm,
-            data_dir=settings.data_dir,
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-        )
+        model = settings.chat_model()
     except ZhianError as exc:
         err.print(f"[yellow]Summaries from the elders' own words:[/yellow] {exc.message}")
     with db.session_scope(engine) as session:

@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from langchain_core.language_models import BaseChatModel
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -106,6 +107,18 @@ class Settings(BaseSettings):
             user=self.smtp_user,
             password=self.smtp_password,
             starttls=self.smtp_starttls,
+        )
+
+    def chat_model(self) -> BaseChatModel:
+        """The configured language model (raises LLMUnavailable when it cannot be made)."""
+        from companion.llm import make_chat_model
+
+        return make_chat_model(
+            provider=self.llm,
+            data_dir=self.data_dir,
+            base_url=self.llm_base_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key,
         )
 
     @cached_property

@@ -40,6 +40,10 @@ LATE_AFTER = timedelta(minutes=2)
 _CHECK_AHEAD = 60
 
 
+def _audit(session: Session, scope: ElderScope, action: str, detail: dict) -> None:
+    record(session, actor=scope.actor, action=action, elder_id=scope.elder_id, detail=detail)
+
+
 # --- schedules ------------------------------------------------------------------------------
 
 
@@ -208,13 +212,7 @@ def create_reminder(session: Session, scope: ElderScope, draft: ReminderDraft) -
     _validate(session, scope, draft, reminder, now)
     session.add(reminder)
     session.flush()
-    record(
-        session,
-        actor=scope.actor,
-        action="reminder.create",
-        elder_id=scope.elder_id,
-        detail={"reminder_id": reminder.id},
-    )
+    _audit(session, scope, "reminder.create", {"reminder_id": reminder.id})
     return reminder
 
 
@@ -249,12 +247,8 @@ def update_reminder(
         reminder.paused = paused
     reminder.updated_at = now
     session.add(reminder)
-    record(
-        session,
-        actor=scope.actor,
-        action="reminder.update",
-        elder_id=scope.elder_id,
-        detail={"reminder_id": reminder.id, "paused": reminder.paused},
+    _audit(
+        session, scope, "reminder.update", {"reminder_id": reminder.id, "paused": reminder.paused}
     )
     return reminder
 
@@ -295,13 +289,7 @@ def delete_reminder(session: Session, scope: ElderScope, reminder: Reminder) -> 
     reminder.deleted_at = utcnow()
     reminder.next_due_at = None
     session.add(reminder)
-    record(
-        session,
-        actor=scope.actor,
-        action="reminder.delete",
-        elder_id=scope.elder_id,
-        detail={"reminder_id": reminder.id},
-    )
+    _audit(session, scope, "reminder.delete", {"reminder_id": reminder.id})
 
 
 # --- occurrences ---------------------------------------------------------------------------
@@ -377,13 +365,7 @@ def done_by_caller(session: Session, scope: ElderScope, occurrence_id: int) -> R
         )
     by = "elder (button)" if scope.by_elder else scope.actor.display_name
     mark_done(session, occurrence, by=by, now=utcnow())
-    record(
-        session,
-        actor=scope.actor,
-        action="reminder.done",
-        elder_id=scope.elder_id,
-        detail={"occurrence_id": occurrence.id},
-    )
+    _audit(session, scope, "reminder.done", {"occurrence_id": occurrence.id})
     return occurrence
 
 
