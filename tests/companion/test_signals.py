@@ -159,7 +159,7 @@ def test_a_digest_in_the_family_members_language(engine, world):
     assert digest.built_at.tzinfo is not None and digest.built_at <= datetime.now(UTC)
 
 
-def test_the_models_second_look_adds_and_drops_concerns_but_keeps_urgent_ones(
+def test_the_models_second_look_drops_what_is_not_a_concern_but_keeps_urgent_ones(
     client, engine, world
 ):
     from langchain_core.language_models import FakeListChatModel
@@ -169,13 +169,12 @@ def test_the_models_second_look_adds_and_drops_concerns_but_keeps_urgent_ones(
     a = world.a
     with time_machine.travel(datetime.now(UTC), tick=False):
         lonely = _chat(client, a, "一個人好寂寞")  # the rules: loneliness
-        tired = _chat(client, a, "昨晚一直醒來，今天很累")  # the rules: nothing
-        fell = _chat(client, a, "我跌倒了")  # the rules: fall (urgent)
+        pain = _chat(client, a, "頭好痛")  # the rules: pain
+        fell = _chat(client, a, "我跌倒了")  # the rules: fall (urgent): not asked
     model = FakeListChatModel(
         responses=[
-            '{"concerns": [], "mood": "content"}',
-            '{"concerns": ["not_sleeping"], "mood": "anxious"}',
-            '{"concerns": [], "mood": "content"}',
+            '{"concerns": [], "mood": "content"}',  # lonely: not a concern now
+            '{"concerns": ["pain", "not_sleeping"], "mood": "anxious"}',  # adds: ignored
         ]
     )
     assert refine_pending(engine, model) == 3
@@ -183,8 +182,11 @@ def test_the_models_second_look_adds_and_drops_concerns_but_keeps_urgent_ones(
         flags = {f.message_id: f for f in session.exec(select(ConcernFlag))}
         signals = {s.message_id: s for s in session.exec(select(MessageSignal))}
     assert flags[lonely["message_id"]].state == "resolved"  # dropped by the second look
-    assert flags[tired["message_id"]].kind == "not_sleeping"  # added by it
+    assert flags[pain["message_id"]].kind == "pain" and flags[pain["message_id"]].state == "open"
+    assert signals[pain["message_id"]].concerns == ["pain"]  # nothing added
+    assert signals[pain["message_id"]].mood == "in_pain"  # the rules' mood
     assert flags[fell["message_id"]].state == "open"  # urgent: kept whatever the model says
-    assert signals[fell["message_id"]].concerns == ["fall"]
-    assert signals[tired["message_id"]].by == "rules+model" and signals[tired["message_id"]].refined
+    assert (
+        signals[lonely["message_id"]].by == "rules+model" and signals[lonely["message_id"]].refined
+    )
     assert refine_pending(engine, model) == 0  # each message once
