@@ -28,6 +28,13 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=TAIPEI).astimezone(UTC)
 
 
+def proactive_at(engine, local: str) -> dict[str, int]:
+    """A proactive pass at a local Taipei time, with the clock there too (messages are dated
+    by it, and the daily limit counts by them)."""
+    with time_machine.travel(at(local), tick=False):
+        return run_proactive(engine, at(local))
+
+
 def _said(engine, kind: str) -> list[str]:
     with Session(engine) as session:
         return [
@@ -60,14 +67,14 @@ def test_the_morning_greeting_says_the_day(client, engine, world):
             headers=bearer(a.family_full),
         )
         assert weather.status_code == 204
-    assert run_proactive(engine, at("2026-11-26T08:29:00"))["greeting"] == 0
-    assert run_proactive(engine, at("2026-11-26T08:30:10"))["greeting"] == 1
-    assert run_proactive(engine, at("2026-11-26T08:31:10"))["greeting"] == 0  # once a day
+    assert proactive_at(engine, "2026-11-26T08:29:00")["greeting"] == 0
+    assert proactive_at(engine, "2026-11-26T08:30:10")["greeting"] == 1
+    assert proactive_at(engine, "2026-11-26T08:31:10")["greeting"] == 0  # once a day
     [greeting] = _said(engine, "greeting")
     assert greeting.startswith("早安！今天是2026年11月26日。")
     assert "晴時多雲，22 度" in greeting
     assert "上午9點吃降血壓的藥、下午3點半看牙醫" in greeting
-    assert run_proactive(engine, at("2026-11-27T08:30:10"))["greeting"] == 1  # the next day
+    assert proactive_at(engine, "2026-11-27T08:30:10")["greeting"] == 1  # the next day
 
 
 def test_birthday_and_reminiscence_respect_quiet_hours_and_the_daily_limit(client, engine, world):
@@ -96,16 +103,16 @@ def test_birthday_and_reminiscence_respect_quiet_hours_and_the_daily_limit(clien
             headers=bearer(a.elder),
         )
     # 23:00 is in the quiet hours (22:00-07:00): nothing.
-    assert sum(run_proactive(engine, at("2026-11-25T23:00:00")).values()) == 0
+    assert sum(proactive_at(engine, "2026-11-25T23:00:00").values()) == 0
     # The birthday comes first; the daily limit (1) keeps the reminiscence for tomorrow.
-    said = run_proactive(engine, at("2026-11-26T09:05:00"))
+    said = proactive_at(engine, "2026-11-26T09:05:00")
     assert (said["birthday"], said["reminisce"]) == (1, 0)
     assert "生日快樂" in _said(engine, "birthday")[0]
-    said = run_proactive(engine, at("2026-11-27T09:05:00"))
+    said = proactive_at(engine, "2026-11-27T09:05:00")
     assert said["reminisce"] == 1
     [prompt] = _said(engine, "reminisce")
     assert "糖廠" in prompt and "過世" not in prompt  # never a sensitive memory
-    assert run_proactive(engine, at("2026-11-27T15:00:00"))["reminisce"] == 0
+    assert proactive_at(engine, "2026-11-27T15:00:00")["reminisce"] == 0
 
 
 def test_the_family_gets_an_email_when_medicine_is_missed(client, engine, world):
@@ -143,7 +150,8 @@ def test_the_family_gets_an_email_when_medicine_is_missed(client, engine, world)
         settings = SmtpSettings(host="127.0.0.1", port=port, starttls=False)
         scheduler = Scheduler(engine, holder="mail", smtp=settings)
         fire_due(engine, at("2026-11-26T08:00:00"), email=True)
-        sweep(engine, at("2026-11-26T08:31:00"), email=True)
+        with time_machine.travel(at("2026-11-26T08:31:00"), tick=False):  # dates the alert
+            sweep(engine, at("2026-11-26T08:31:00"), email=True)
         assert scheduler.sender.deliver_due(engine, at("2026-11-26T08:31:00")) == 1
         scheduler.stop()
     finally:
@@ -181,9 +189,9 @@ def test_an_anniversary_held_in_memory_gets_a_warm_word(engine, world):
                 event_time=datetime(1968, 11, 28, 10, 0, tzinfo=TAIPEI),
             ),
         )
-    assert run_proactive(engine, at("2026-11-27T10:00:00"))["anniversary"] == 0
-    assert run_proactive(engine, at("2026-11-28T10:00:00"))["anniversary"] == 1
-    assert run_proactive(engine, at("2026-11-28T11:00:00"))["anniversary"] == 0
+    assert proactive_at(engine, "2026-11-27T10:00:00")["anniversary"] == 0
+    assert proactive_at(engine, "2026-11-28T10:00:00")["anniversary"] == 1
+    assert proactive_at(engine, "2026-11-28T11:00:00")["anniversary"] == 0
     assert "結婚" in _said(engine, "anniversary")[0]
 
 

@@ -20,7 +20,8 @@ from memory.access import elder_scope
 from memory.models import Message, ReminderOccurrence
 from memory.reminders import ReminderDraft, create_reminder
 
-START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in Taipei
+# Tomorrow 10:00 in Taipei (one-off reminders must lie in the future when they are made).
+START = (datetime.now(UTC) + timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
 MINUTES = 8
 PER_MINUTE = 5
 
@@ -29,14 +30,14 @@ def _url(engine) -> str:  # type: ignore[no-untyped-def]
     return engine.url.render_as_string(hide_password=False)
 
 
-def _run(url: str, holder: str, with_lease: bool, go) -> None:  # type: ignore[no-untyped-def]
+def _run(url: str, holder: str, with_lease: bool, go, start: datetime) -> None:  # type: ignore[no-untyped-def]
     """A scheduler process (with the lease) or an API worker that fires on its own (as if
     its lease had overlapped another's): either way, minute by minute."""
     engine = db.make_engine(url)
     scheduler = Scheduler(engine, holder=holder)
     go.wait()
     for minute in range(MINUTES + 1):
-        now = START + timedelta(minutes=minute, seconds=1)
+        now = start + timedelta(minutes=minute, seconds=1)
         for _ in range(3):
             if with_lease:
                 scheduler.tick(now)
@@ -71,7 +72,8 @@ def test_two_schedulers_and_three_workers_fire_each_occurrence_once(engine, worl
     context = multiprocessing.get_context("spawn")
     go = context.Event()
     processes = [
-        context.Process(target=_run, args=(_url(engine), f"p{i}", i < 2, go)) for i in range(5)
+        context.Process(target=_run, args=(_url(engine), f"p{i}", i < 2, go, START))
+        for i in range(5)
     ]
     for p in processes:
         p.start()

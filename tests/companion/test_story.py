@@ -5,7 +5,7 @@ name their memories, never a private memory; a revoked or expired grant exports 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -118,14 +118,15 @@ def test_a_grandchild_exports_1960_to_1980(client, engine, world):
 def test_an_expired_grant_exports_nothing(client, engine, world):
     a = world.a
     _tell(engine, a.elder_id, *LIFE[0])
+    expires = datetime.now(UTC) + timedelta(days=5)
     r = client.put(
         f"/v1/elders/{a.elder_id}/grants/{a.account_ids['creator']}",
-        json={"scopes": ["story:export"], "expires_at": "2026-12-01T00:00:00"},
+        json={"scopes": ["story:export"], "expires_at": expires.isoformat()},
         headers=bearer(a.guardian),
     )
     assert r.status_code == 200
     assert _export(client, a, "json").status_code == 200
-    with time_machine.travel(datetime(2026, 12, 2, tzinfo=UTC), tick=False):
+    with time_machine.travel(expires + timedelta(days=1), tick=False):
         late = _export(client, a, "json")
     assert late.status_code == 403 and "Ask" in late.json()["message"]
 
