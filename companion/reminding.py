@@ -319,6 +319,29 @@ def fire_due(
     return report
 
 
+def _claim(
+    session: Session, occurrence_id: int, values: dict, *, first_follow_up: bool = False
+) -> tuple[Elder, Reminder, ReminderOccurrence] | None:
+    """Change a waiting occurrence if it still waits (and, for a follow-up, has had none):
+    the conditional UPDATE makes sure only one scheduler acts on it."""
+    query = sa.update(ReminderOccurrence).where(
+        ReminderOccurrence.id == occurrence_id,
+        ReminderOccurrence.status == OccurrenceStatus.delivered.value,
+    )
+    if first_follow_up:
+        query = query.where(ReminderOccurrence.followed_up_at.is_(None))  # type: ignore[union-attr]
+    if not session.execute(query.values(**values)).rowcount:
+        return None
+    occurrence = session.get(ReminderOccurrence, occurrence_id)
+    assert occurrence is not None
+    reminder, elder = (
+        session.get(Reminder, occurrence.reminder_id),
+        session.get(Elder, occurrence.elder_id),
+    )
+    assert reminder is not None and elder is not None
+    return elder, reminder, occurrence
+
+
 def sweep(engine: sa.Engine, now: datetime, *, email: bool = False) -> Report:
     """One gentle follow-up half way through the window; at its end, missed: a concern flag
     and the family told."""
@@ -340,40 +363,25 @@ def sweep(engine: sa.Engine, now: datetime, *, email: bool = False) -> Report:
         window = timedelta(minutes=window_minutes)
         if now >= delivered_at + window:
             with session_scope(engine) as session:
-                missed = session.execute(
-                    sa.update(ReminderOccurrence)
-                    .where(
-                        ReminderOccurrence.id == occurrence_id,
-                        ReminderOccurrence.status == OccurrenceStatus.delivered.value,
-                    )
-                    .values(
+                claimed = _claim(
+                    session,
+                    occurrence_id,
+                    dict(
                         status=OccurrenceStatus.missed.value,
                         missed_at=now,
                         missed_reason="no_answer",
-                    )
-                ).rowcount
-                if missed:
-                    occurrence = session.get(ReminderOccurrence, occurrence_id)
-                    reminder = session.get(Reminder, occurrence.reminder_id)  # type: ignore[union-attr]
-                    elder = session.get(Elder, occurrence.elder_id)  # type: ignore[union-attr]
-                    _missed(session, elder, reminder, occurrence, "no_answer", email)  # type: ignore[arg-type]
+                    ),
+                )
+                if claimed:
+                    _missed(session, *claimed, "no_answer", email)
                     report.missed += 1
         elif followed_up_at is None and now >= delivered_at + window / 2:
             with session_scope(engine) as session:
-                claimed = session.execute(
-                    sa.update(ReminderOccurrence)
-                    .where(
-                        ReminderOccurrence.id == occurrence_id,
-                        ReminderOccurrence.status == OccurrenceStatus.delivered.value,
-                        ReminderOccurrence.followed_up_at.is_(None),  # type: ignore[union-attr]
-                    )
-                    .values(followed_up_at=now)
-                ).rowcount
+                claimed = _claim(
+                    session, occurrence_id, dict(followed_up_at=now), first_follow_up=True
+                )
                 if claimed:
-                    occurrence = session.get(ReminderOccurrence, occurrence_id)
-                    reminder = session.get(Reminder, occurrence.reminder_id)  # type: ignore[union-attr]
-                    elder = session.get(Elder, occurrence.elder_id)  # type: ignore[union-attr]
-                    assert occurrence and reminder and elder
+                    elder, reminder, _ = claimed
                     local = now.astimezone(zone(elder.timezone))
                     if not schedule.in_quiet_hours(
                         local, elder.quiet_hours_start, elder.quiet_hours_end
