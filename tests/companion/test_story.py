@@ -174,3 +174,30 @@ def test_no_private_memory_in_any_export(client, engine, world, memories, fmt):
     with db.session_scope(engine) as session:  # the next example starts from nothing
         for message in session.exec(select(Message).where(Message.elder_id == a.elder_id)):
             store.delete_message(session, elder_scope(session, a.elder_id), message.id)
+
+
+def test_a_large_export_runs_as_a_job_with_progress_and_a_download(
+    client, engine, world, monkeypatch
+):
+    import time
+
+    from api.routers import story as story_api
+
+    a = world.a
+    for life in LIFE:
+        _tell(engine, a.elder_id, *life)
+    monkeypatch.setattr(story_api, "JOB_THRESHOLD", 0)
+    started = _export(client, a, "markdown")
+    assert started.status_code == 202
+    status_url = started.headers["location"]
+    for _ in range(100):
+        job = client.get(status_url, headers=bearer(a.creator)).json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done" and job["progress"] == 1.0
+    document = client.get(job["download"], headers=bearer(a.creator))
+    assert document.status_code == 200 and "台南搬到台北" in document.text
+    assert "祕密" not in document.text
+    # Someone else's export is not theirs to read.
+    assert client.get(job["download"], headers=bearer(a.family_full)).status_code == 403
