@@ -557,12 +557,9 @@ def care_reply(found: Signals, v: Voice) -> str | None:
 SECOND_LOOK_WITHIN = timedelta(days=2)
 
 
-def refine_pending(
-    engine: sa.Engine, model: BaseChatModel, *, email: bool = False, limit: int = 20
-) -> int:
-    """The model's second look at what the elder said lately: the mood and concerns are
-    replaced by its answer (urgent ones the rules found stay); a concern it adds raises a flag,
-    a concern it drops resolves the flag the rules raised for that message."""
+def refine_pending(engine: sa.Engine, model: BaseChatModel, *, limit: int = 20) -> int:
+    """The model's second look at what the elder said lately (see `refine`): a concern it
+    drops resolves the flag the rules raised for that message."""
     from memory.db import session_scope
 
     since = utcnow() - SECOND_LOOK_WITHIN
@@ -588,10 +585,8 @@ def refine_pending(
         )  # outside any transaction
         with session_scope(engine) as session:
             signal = session.get(MessageSignal, message_id)
-            message = session.get(Message, message_id)
-            if signal is None or message is None:
+            if signal is None:  # the message was deleted meanwhile
                 continue
-            added = [c for c in second.concerns if c not in signal.concerns]
             dropped = [c for c in signal.concerns if c not in second.concerns]
             signal.mood, signal.concerns, signal.by, signal.refined = (
                 second.mood,
@@ -611,9 +606,5 @@ def refine_pending(
                     flag.state, flag.resolved_at = "resolved", utcnow()
                     flag.resolved_by = "智安 (second look: not a concern)"
                     session.add(flag)
-            if added and utcnow() - message.said_at <= RECENT:
-                elder = session.get(Elder, message.elder_id)
-                assert elder is not None
-                raise_concerns(session, elder, message, added, email=email, now=utcnow())
         done += 1
     return done

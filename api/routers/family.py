@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
@@ -42,7 +42,6 @@ def digest(
     elder_id: str,
     caller: CurrentCaller,
     session: SessionDep,
-    request: Request,
     period: Literal["day", "week"] = "week",
     day: Annotated[
         date | None, Query(alias="date", description="Any day in it; default today")

@@ -20,7 +20,7 @@ from companion import story
 from memory.access import ElderScope, grant_of, record, resolve_scope
 from memory.db import session_scope
 from memory.errors import Forbidden, NotFound
-from memory.models import Memory, Message, Permission, StoryExportRun, utcnow
+from memory.models import Grant, Memory, Message, Permission, StoryExportRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ExportRunPublic(BaseModel):
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def _scope(session: Session, caller, elder_id: str) -> tuple[ElderScope, story.Filters | None]:  # type: ignore[no-untyped-def]
+def _scope(session: Session, caller, elder_id: str) -> tuple[ElderScope, Grant | None]:  # type: ignore[no-untyped-def]
     scope = resolve_scope(session, caller, elder_id, permission=Permission.story_export)
     grant = grant_of(session, caller, elder_id)
     return scope, grant
