@@ -94,9 +94,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             extractor = BackgroundExtractor(
                 app.state.engine,
                 model,
-                also=lambda: refine_pending(
-                    app.state.engine, model, email=settings.smtp is not None
-                ),
+                also=lambda: refine_pending(app.state.engine, model),
             )
             extractor.start()
         if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):
