@@ -227,16 +227,6 @@ def build(
     elder = session.get(Elder, elder_id)
     assert elder is not None
     tz = zone(elder.timezone)
-    facts = list(
-        session.exec(
-            select(Memory).where(
-                Memory.elder_id == elder_id,
-                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
-                Memory.status == FactStatus.confirmed.value,
-                Memory.deleted_at.is_(None),  # type: ignore[union-attr]
-            )
-        )
-    )
     links: dict[int, list[int]] = {}
     for memory_id, message_id in session.exec(
         select(MemorySource.memory_id, MemorySource.message_id)
@@ -253,6 +243,11 @@ def build(
             )
         )
     }
+    facts = [
+        m
+        for m in every_memory.values()
+        if m.kind in FACT_KINDS and m.status == FactStatus.confirmed.value
+    ]
     # Messages a private memory came from never leave; sensitive ones only when allowed.
     withheld: set[int] = set()
     for memory_id, message_ids in links.items():
