@@ -135,7 +135,7 @@ def run_zhian(folder: Path, elders: int, per_elder: int, tick: float, lead: floa
     _check_in_time(due)
     with db.session_scope(engine) as session:
         started = time.perf_counter()
-        found = len(schedule.due_reminders(session, due, limit=elders * per_elder))
+        found = len(schedule.due_reminder_ids(session, due, limit=elders * per_elder))
         find = time.perf_counter() - started
     scheduler = Scheduler(engine, holder="bench", tick_seconds=tick)
     scheduler.start()

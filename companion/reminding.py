@@ -312,7 +312,7 @@ def fire_due(
 ) -> Report:
     """Say every reminder due by `now` (late ones within `grace`; older ones are missed)."""
     with session_scope(engine) as session:
-        ids = [r.id for r in schedule.due_reminders(session, now, limit)]
+        ids = schedule.due_reminder_ids(session, now, limit)
     report = Report()
     for reminder_id in ids:
         report.merge(_fire_one(engine, reminder_id, now, grace, email))

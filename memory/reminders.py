@@ -295,10 +295,12 @@ def delete_reminder(session: Session, scope: ElderScope, reminder: Reminder) -> 
 # --- occurrences ---------------------------------------------------------------------------
 
 
-def due_reminders(session: Session, now: datetime, limit: int) -> list[Reminder]:
+def due_reminder_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """The reminders with a time due by `now`, soonest first (ids only: each is then handled
+    in its own transaction)."""
     return list(
         session.exec(
-            select(Reminder)
+            select(Reminder.id)
             .where(
                 Reminder.next_due_at <= now,  # type: ignore[operator]
                 Reminder.deleted_at.is_(None),  # type: ignore[union-attr]
