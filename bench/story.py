@@ -34,7 +34,7 @@ from bench.common import ADMIN, DATA  # noqa: E402
 from companion import story  # noqa: E402
 from companion.intent import _RELATIONS  # noqa: E402
 from memory import db, store  # noqa: E402
-from memory.access import resolve_scope  # noqa: E402
+from memory.access import resolve_scope, system_scope  # noqa: E402
 from memory.extract import extract_pending  # noqa: E402
 from memory.language import _converter  # noqa: E402
 from memory.models import FACT_KINDS, FactStatus, Memory, Message, MessageRole, Permission  # noqa: E402
@@ -198,7 +198,7 @@ def _confirm_all(engine, elder_id: str) -> None:  # type: ignore[no-untyped-def]
 def _score(engine, elder_id: str, user: dict, language: str, scores: dict) -> None:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     with Session(engine) as session:
-        export = story.build(session, elder_id, story.Filters())
+        export = story.build(session, system_scope(session, elder_id), story.Filters())
         story.render(export, "markdown")
         story.render(export, "html")
         said = [

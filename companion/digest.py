@@ -19,6 +19,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
 from memory import reminders as schedule
+from memory import visibility
+from memory.access import ElderScope, system_scope
+from memory.concerns import without_private_words
 from memory.models import (
     FACT_KINDS,
     ConcernFlag,
@@ -26,7 +29,6 @@ from memory.models import (
     Elder,
     FactStatus,
     Memory,
-    MemorySource,
     Message,
     MessageRole,
     MessageSignal,
@@ -56,22 +58,6 @@ def bounds(elder: Elder, start: date, period: str) -> tuple[datetime, datetime]:
     tz = zone(elder.timezone)
     begin = datetime.combine(start, time(), tzinfo=tz)
     return begin, begin + timedelta(days=PERIODS[period])
-
-
-def _private_message_ids(session: Session, elder_id: str, ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    return set(
-        session.exec(
-            select(MemorySource.message_id)
-            .join(Memory, Memory.id == MemorySource.memory_id)
-            .where(
-                Memory.elder_id == elder_id,
-                Memory.private.is_(True),  # type: ignore[attr-defined]
-                MemorySource.message_id.in_(ids),  # type: ignore[attr-defined]
-            )
-        )
-    )
 
 
 def _source(message: Message) -> dict:
@@ -139,12 +125,15 @@ def _summary(
 
 def build_digest(
     session: Session,
-    elder_id: str,
+    scope: ElderScope,
     period: str,
     start: date,
     language: str,
     model: BaseChatModel | None = None,
 ) -> Digest:
+    """The digest is read by the family: it is built from what they may see, whoever asks."""
+    shared = visibility.shared_view(scope)
+    elder_id = scope.elder_id
     elder = session.get(Elder, elder_id)
     assert elder is not None
     begin, end = bounds(elder, start, period)
@@ -153,7 +142,7 @@ def build_digest(
         session.exec(
             select(Message)
             .where(
-                Message.elder_id == elder_id,
+                visibility.message_clause(shared),
                 Message.role == MessageRole.elder.value,
                 Message.said_at >= begin,  # type: ignore[operator]
                 Message.said_at < end,  # type: ignore[operator]
@@ -161,8 +150,7 @@ def build_digest(
             .order_by(Message.said_at, Message.id)
         )
     )
-    hidden = _private_message_ids(session, elder_id, [m.id for m in messages])  # type: ignore[misc]
-    said = [m for m in messages if m.id not in hidden]
+    said = visibility.withhold_messages(session, shared, messages)
     signals = {
         s.message_id: s
         for s in session.exec(
@@ -183,16 +171,20 @@ def build_digest(
         if m.id in signals:
             day = m.said_at.astimezone(tz).date().isoformat()
             moods.setdefault(day, Counter())[signals[m.id].mood] += 1
-    flags = list(
-        session.exec(
-            select(ConcernFlag)
-            .where(
-                ConcernFlag.elder_id == elder_id,
-                ConcernFlag.created_at >= begin,  # type: ignore[operator]
-                ConcernFlag.created_at < end,  # type: ignore[operator]
-            )
-            .order_by(ConcernFlag.id)
-        )
+    flags = without_private_words(
+        session,
+        shared,
+        list(
+            session.exec(
+                select(ConcernFlag)
+                .where(
+                    ConcernFlag.elder_id == elder_id,
+                    ConcernFlag.created_at >= begin,  # type: ignore[operator]
+                    ConcernFlag.created_at < end,  # type: ignore[operator]
+                )
+                .order_by(ConcernFlag.id)
+            ),
+        ),
     )
     tally = schedule.Tally()
     missed = []
@@ -219,10 +211,9 @@ def build_digest(
         session.exec(
             select(Memory)
             .where(
-                Memory.elder_id == elder_id,
+                visibility.memory_clause(shared),
                 Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
                 Memory.status == FactStatus.unconfirmed.value,
-                Memory.private.is_(False),  # type: ignore[attr-defined]
                 Memory.deleted_at.is_(None),  # type: ignore[union-attr]
                 Memory.valid_to.is_(None),  # type: ignore[union-attr]
             )
@@ -244,7 +235,6 @@ def build_digest(
                 "at": f.created_at.isoformat(),
             }
             for f in flags
-            if f.message_id not in hidden
         ],
         "reminders": {
             "due": tally.due,
@@ -294,11 +284,12 @@ def nightly_digests(session: Session, elder_id: str, day: date, model: BaseChatM
     """Yesterday's digest, and on Monday night last week's, in every family member's language."""
     elder = session.get(Elder, elder_id)
     assert elder is not None
+    scope = system_scope(session, elder_id)
     made = 0
     for language in sorted(family_languages(session, elder)):
-        build_digest(session, elder_id, "day", day, language, model)
+        build_digest(session, scope, "day", day, language, model)
         made += 1
         if day.weekday() == 6:  # the night after Sunday: the week is complete
-            build_digest(session, elder_id, "week", period_start(day, "week"), language, model)
+            build_digest(session, scope, "week", period_start(day, "week"), language, model)
             made += 1
     return made

@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from companion.persona import voice
+from memory import visibility
+from memory.access import ElderScope
 from memory.errors import InvalidInput
 from memory.language import _converter
 from memory.models import (
@@ -220,10 +222,13 @@ def _said_entry(message: Message, when: date, known: bool) -> TimelineEntry:
 
 def build(
     session: Session,
-    elder_id: str,
+    scope: ElderScope,
     f: Filters,
     progress: Callable[[float], None] = lambda _p: None,
 ) -> StoryExport:
+    """Story material from what anyone but the elder may see (never private, whoever asks)."""
+    shared = visibility.shared_view(scope)
+    elder_id = scope.elder_id
     elder = session.get(Elder, elder_id)
     assert elder is not None
     tz = zone(elder.timezone)
@@ -238,7 +243,7 @@ def build(
         m.id: m
         for m in session.exec(
             select(Memory).where(
-                Memory.elder_id == elder_id,
+                visibility.memory_clause(shared),
                 Memory.deleted_at.is_(None),  # type: ignore[union-attr]
             )
         )
@@ -248,18 +253,25 @@ def build(
         for m in every_memory.values()
         if m.kind in FACT_KINDS and m.status == FactStatus.confirmed.value
     ]
-    # Messages a private memory came from never leave; sensitive ones only when allowed.
+    # Messages a private memory came from never leave (the visibility rule); sensitive ones
+    # only when allowed.
     withheld: set[int] = set()
     for memory_id, message_ids in links.items():
         memory = every_memory.get(memory_id)
-        if memory is not None and (memory.private or (memory.sensitive and not f.sensitive)):
+        if memory is not None and memory.sensitive and not f.sensitive:
             withheld.update(message_ids)
     messages = {
         m.id: m
-        for m in session.exec(
-            select(Message)
-            .where(Message.elder_id == elder_id)
-            .order_by(Message.said_at, Message.id)
+        for m in visibility.withhold_messages(
+            session,
+            shared,
+            list(
+                session.exec(
+                    select(Message)
+                    .where(visibility.message_clause(shared))
+                    .order_by(Message.said_at, Message.id)
+                )
+            ),
         )
     }
     progress(0.2)

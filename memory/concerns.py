@@ -3,11 +3,13 @@ severity, its source and a state (open, seen, resolved by whom)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from memory import visibility
 from memory.access import ElderScope, record, record_access
 from memory.errors import InvalidInput, NotFound
 from memory.models import ConcernFlag, utcnow
@@ -90,9 +92,37 @@ def list_flags(
         if state not in STATES:
             raise InvalidInput(f"state '{state}' is not one of: {', '.join(STATES)}.")
         query = query.where(ConcernFlag.state == state)
-    flags = list(session.exec(query.order_by(sa.desc(ConcernFlag.id))))
+    flags = without_private_words(
+        session, scope, list(session.exec(query.order_by(sa.desc(ConcernFlag.id))))
+    )
     record_access(session, scope, action="concerns.read", detail={"count": len(flags)})
     return flags
+
+
+def without_private_words(
+    session: Session, scope: ElderScope, flags: list[ConcernFlag]
+) -> list[ConcernFlag]:
+    """The flags as this caller may read them: a flag raised on words that are now private
+    still says what the concern is, but no longer quotes them (detached copies, never saved)."""
+    hidden = visibility.withheld_message_ids(
+        session, scope, [f.message_id for f in flags if f.message_id is not None]
+    )
+    return [
+        ConcernFlag.model_validate(
+            {
+                **f.model_dump(),
+                "summary": _WORDS.split(f.summary, maxsplit=1)[0],
+                "message_id": None,
+            }
+        )
+        if f.message_id in hidden
+        else f
+        for f in flags
+    ]
+
+
+# A summary is "<what>: "<the elder's words>"" (prompts/*/replies.toml concern_summary).
+_WORDS = re.compile(r"[:：]\s*[\"“「]")
 
 
 def set_state(session: Session, scope: ElderScope, flag_id: int, state: str) -> ConcernFlag:

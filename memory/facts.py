@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from memory import visibility
 from memory.access import ElderScope, record, record_access
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.language import _converter, detect_language
@@ -123,11 +124,13 @@ def _check(draft: FactDraft) -> None:
         raise InvalidInput("A fact needs some text; this one is empty.")
 
 
-def _current_facts(session: Session, elder_id: str) -> list[Memory]:
+def _current_facts(session: Session, scope: ElderScope) -> list[Memory]:
+    """The facts a new one is reconciled with: only those the author may see, so that a write
+    never reveals (nor merges into, nor retires) a fact kept from them."""
     return list(
         session.exec(
             select(Memory).where(
-                Memory.elder_id == elder_id,
+                visibility.memory_clause(scope),
                 Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
                 Memory.valid_to.is_(None),  # type: ignore[union-attr]
                 Memory.deleted_at.is_(None),  # type: ignore[union-attr]
@@ -162,10 +165,11 @@ def _replaces(old: Memory, draft: FactDraft) -> bool:
     )
 
 
-def _was_rejected(session: Session, elder_id: str, draft: FactDraft) -> bool:
+def _was_rejected(session: Session, scope: ElderScope, draft: FactDraft) -> bool:
     rejected = session.exec(
         select(Memory).where(
-            Memory.elder_id == elder_id,
+            Memory.elder_id == scope.elder_id,
+            Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
             Memory.status == FactStatus.rejected.value,
             Memory.deleted_at.is_(None),  # type: ignore[union-attr]
         )
@@ -183,11 +187,11 @@ def remember_fact(
 ) -> Remembered | None:
     """Keep a fact, reconciled with what is known. None when the family rejected it before."""
     _check(draft)
-    if author is COMPANION and _was_rejected(session, scope.elder_id, draft):
+    if author is COMPANION and _was_rejected(session, scope, draft):
         return None
     said_at = max((m.said_at for m in sources), default=utcnow())
     elder_said_it = any(m.role == MessageRole.elder.value for m in sources)
-    for fact in _current_facts(session, scope.elder_id):
+    for fact in _current_facts(session, scope):
         if _duplicate(fact, draft):
             before = _snapshot(fact)
             _add_sources(session, fact, sources)
@@ -228,7 +232,7 @@ def remember_fact(
     _event(session, fact, "created", author, after=_snapshot(fact))
     retired = []
     if draft.attribute in SINGLE_VALUED:
-        for old in _current_facts(session, scope.elder_id):
+        for old in _current_facts(session, scope):
             if old.id != fact.id and _replaces(old, draft):
                 _retire(session, old, by=fact, author=author, at=draft.event_time or said_at)
                 retired.append(old)
@@ -271,12 +275,7 @@ def _audit(session: Session, scope: ElderScope, action: str, fact_id: int | None
 
 def _visible_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
     fact = session.get(Memory, fact_id)
-    if (
-        fact is None
-        or fact.elder_id != scope.elder_id
-        or not fact.is_fact
-        or (fact.private and not scope.by_elder)
-    ):
+    if fact is None or not fact.is_fact or not visibility.may_read_memory(session, scope, fact):
         raise NotFound(f"No fact {fact_id} for this elder.")
     return fact
 
@@ -386,12 +385,10 @@ def list_facts(
     session: Session, scope: ElderScope, where: FactFilter, *, limit: int = 200
 ) -> list[Memory]:
     query = select(Memory).where(
-        Memory.elder_id == scope.elder_id,
+        visibility.memory_clause(scope),
         Memory.kind.in_(list(where.kinds or FACT_KINDS)),  # type: ignore[attr-defined]
         Memory.deleted_at.is_(None),  # type: ignore[union-attr]
     )
-    if not scope.by_elder:
-        query = query.where(Memory.private == sa.false())
     if where.status:
         query = query.where(Memory.status == where.status)
     if not where.include_retired:
@@ -418,9 +415,7 @@ def fact_history(session: Session, scope: ElderScope, fact_id: int) -> list[Memo
             .order_by(MemoryEvent.id)
         )
     )
-    fact = session.get(Memory, fact_id)
-    if not events or (fact is not None and fact.private and not scope.by_elder):
-        raise NotFound(f"No fact {fact_id} for this elder.")
+    visibility.check_history(session, scope, fact_id, events)
     record_access(session, scope, action="fact.history", detail={"fact_id": fact_id})
     return events
 
@@ -436,5 +431,6 @@ def fact_sources(session: Session, scope: ElderScope, fact_id: int) -> list[Mess
             .order_by(Message.said_at, Message.id)
         )
     )
+    messages = visibility.withhold_messages(session, scope, messages)
     record_access(session, scope, action="fact.sources", detail={"fact_id": fact_id})
     return messages

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from memory import timewords
+from memory import timewords, visibility
 from memory.access import ElderScope
 from memory.errors import InvalidInput
 from memory.index import IndexUnavailable, TimeRange, VectorIndex
@@ -201,7 +201,7 @@ def search(
         until = just_after if until is None else min(until, just_after)
     said = TimeRange(start=query.since, end=until) if (query.since or until) else None
     filters = _Filters(
-        include_private=scope.by_elder, kinds=query.kinds, said=said, roles=query.roles
+        include_private=visibility.shows_private(scope), kinds=query.kinds, said=said, roles=query.roles
     )
     resolved = timewords.resolve(text, as_of, scope.elder_timezone)
     period, period_words = resolved if resolved else (None, None)
@@ -275,7 +275,8 @@ def _load(
     gone are dropped. Fetched by primary key and checked here: asked for the elder too, the
     database may walk the elder's whole index instead."""
     rows = session.exec(select(Memory).where(Memory.id.in_(list(ids))))  # type: ignore[union-attr]
-    return {m.id: m for m in rows if m.id is not None and _visible(m, scope.elder_id, filters)}
+    found = [m for m in rows if m.id is not None and _visible(m, scope.elder_id, filters)]
+    return {m.id: m for m in visibility.withhold_memories(session, scope, found)}  # type: ignore[misc]
 
 
 def _within(memory: Memory, period: TimeRange) -> bool:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from memory import visibility
 from memory.access import Caller, ElderScope, create_account, record, record_access
 from memory.errors import InvalidInput, NotFound
 from memory.language import detect_language
@@ -327,7 +328,7 @@ def list_messages(
     until_utc = to_utc(until, scope.elder_timezone) if until else None
     if since_utc and until_utc and since_utc >= until_utc:
         raise InvalidInput("'since' must be earlier than 'until'.")
-    query = select(Message).where(Message.elder_id == scope.elder_id)
+    query = select(Message).where(visibility.message_clause(scope))
     if since_utc is not None:
         query = query.where(Message.said_at >= since_utc)
     if until_utc is not None:
@@ -343,29 +344,32 @@ def list_messages(
             )
         )
     rows = list(session.exec(query.order_by(Message.said_at, Message.id).limit(limit + 1)))
-    items = rows[:limit]
+    page = rows[:limit]
+    # A reply that used a private memory is dropped here; the cursor still moves past it.
+    items = visibility.withhold_messages(session, scope, page)
     record_access(session, scope, action="messages.read", detail={"count": len(items)})
-    next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
     return MessagePage(items=items, next_cursor=next_cursor)
 
 
-def get_message(session: Session, scope: ElderScope, message_id: int) -> Message:
+def _readable_message(session: Session, scope: ElderScope, message_id: int) -> Message:
     message = session.exec(
-        select(Message).where(Message.elder_id == scope.elder_id, Message.id == message_id)
+        select(Message).where(visibility.message_clause(scope), Message.id == message_id)
     ).first()
-    if message is None:
+    if message is None or not visibility.withhold_messages(session, scope, [message]):
         raise NotFound(f"No message {message_id} for this elder.")
+    return message
+
+
+def get_message(session: Session, scope: ElderScope, message_id: int) -> Message:
+    message = _readable_message(session, scope, message_id)
     record_access(session, scope, action="message.read", detail={"message_id": message_id})
     return message
 
 
 def delete_message(session: Session, scope: ElderScope, message_id: int) -> None:
     """Delete a message and everything that came only from it."""
-    message = session.exec(
-        select(Message).where(Message.elder_id == scope.elder_id, Message.id == message_id)
-    ).first()
-    if message is None:
-        raise NotFound(f"No message {message_id} for this elder.")
+    message = _readable_message(session, scope, message_id)
     _forget_memories_only_from(session, scope, message_id)
     record(
         session,
@@ -431,7 +435,13 @@ def _forget_memories_only_from(session: Session, scope: ElderScope, message_id: 
                     actor_role=scope.actor.role.value,
                     actor_account_id=scope.actor.account_id,
                     actor_name=scope.actor.display_name,
-                    before={"text": memory.text, "kind": memory.kind, "source_deleted": message_id},
+                    before={
+                        "text": memory.text,
+                        "kind": memory.kind,
+                        "private": memory.private,
+                        "sensitive": memory.sensitive,
+                        "source_deleted": message_id,
+                    },
                 )
             )
         session.delete(memory)
@@ -443,7 +453,7 @@ def memories_from_message(session: Session, scope: ElderScope, message_id: int) 
         session.exec(
             select(Memory)
             .join(MemorySource, MemorySource.memory_id == Memory.id)
-            .where(Memory.elder_id == scope.elder_id, MemorySource.message_id == message_id)
+            .where(visibility.memory_clause(scope), MemorySource.message_id == message_id)
         )
     )
 

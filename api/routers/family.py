@@ -71,7 +71,7 @@ def digest(
     if stored is None or (
         today < period_end and stored.built_at < utcnow() - timedelta(minutes=10)
     ):
-        stored = build_digest(session, elder_id, period, start, chosen, None)
+        stored = build_digest(session, scope, period, start, chosen, None)
     record_access(
         session, scope, action="digest.read", detail={"period": period, "start": start.isoformat()}
     )

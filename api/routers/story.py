@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from api.deps import CurrentCaller, SessionDep
 from api.schemas import Input, Name
 from companion import story
-from memory.access import ElderScope, grant_of, record, resolve_scope
+from memory.access import ElderScope, grant_of, record, resolve_scope, system_scope
 from memory.db import session_scope
 from memory.errors import Forbidden, NotFound
 from memory.models import Grant, Memory, Message, Permission, StoryExportRun, utcnow
@@ -108,7 +108,7 @@ def _run_job(
 
     try:
         with Session(engine) as session:
-            export = story.build(session, elder_id, filters, progress)
+            export = story.build(session, system_scope(session, elder_id), filters, progress)
         document, _ = story.render(export, fmt)
         values = {"status": "done", "result": document, "counts": _counts(export)}
     except Exception as exc:  # the job says so; the operator's log has the rest
@@ -172,7 +172,7 @@ def export_story(
             status_code=status.HTTP_202_ACCEPTED,
             headers={"Location": url},
         )
-    export = story.build(session, elder_id, filters)
+    export = story.build(session, scope, filters)
     document, media_type = story.render(export, body.format)
     run.status, run.progress, run.counts, run.finished_at = "done", 1.0, _counts(export), utcnow()
     session.add(run)
