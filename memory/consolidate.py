@@ -12,6 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
+from memory import visibility
+from memory.access import ElderScope
 from memory.models import (
     FACT_KINDS,
     DaySummary,
@@ -40,14 +42,16 @@ _SECTIONS = {
 }
 
 
-def build_profile(session: Session, elder_id: str) -> Profile:
-    """Confirmed, current, not sensitive facts, newest first in each section, cut to the budget."""
+def build_profile(session: Session, scope: ElderScope) -> Profile:
+    """Confirmed, current, not sensitive facts, newest first in each section, cut to the budget.
+    The profile is the elder's own (it opens their chat): built in their scope."""
+    elder_id = scope.elder_id
     elder = session.get(Elder, elder_id)
     assert elder is not None
     rows = session.exec(
         select(Memory)
         .where(
-            Memory.elder_id == elder_id,
+            visibility.memory_clause(scope),
             Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
             Memory.status == FactStatus.confirmed.value,
             Memory.valid_to.is_(None),  # type: ignore[union-attr]
@@ -98,10 +102,12 @@ _SUMMARY_PROMPT = (
 
 
 def summarise_day(
-    session: Session, elder_id: str, day: date, model: BaseChatModel | None
+    session: Session, scope: ElderScope, day: date, model: BaseChatModel | None
 ) -> DaySummary | None:
-    """The day's summary from what the elder and family said (private memories left out);
-    None when nothing was said that day."""
+    """The day's summary from what the elder and family said (what anyone but the elder may
+    see: private memories and their words left out); None when nothing was said that day."""
+    shared = visibility.shared_view(scope)
+    elder_id = scope.elder_id
     elder = session.get(Elder, elder_id)
     assert elder is not None
     start, end = _day_bounds(day, elder.timezone)
@@ -109,7 +115,7 @@ def summarise_day(
         session.exec(
             select(Message)
             .where(
-                Message.elder_id == elder_id,
+                visibility.message_clause(shared),
                 Message.said_at >= start,
                 Message.said_at < end,
                 Message.role.in_([MessageRole.elder.value, MessageRole.family.value]),  # type: ignore[attr-defined]
@@ -117,6 +123,7 @@ def summarise_day(
             .order_by(Message.said_at, Message.id)
         )
     )
+    messages = visibility.withhold_messages(session, shared, messages)
     if not messages:
         return None
     text, written_by = None, "extract"

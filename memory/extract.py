@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
 
 from memory import facts, timewords
-from memory.access import caller_for, elder_account, resolve_scope
+from memory.access import ElderScope, caller_for, elder_account, resolve_scope
 from memory.db import session_scope
 from memory.language import detect_language, in_script
 from memory.models import FACT_KINDS, Elder, ExtractionRun, Message, MessageRole, utcnow
@@ -324,7 +324,8 @@ class ExtractionStatus:
     failures: list[ExtractionRun]
 
 
-def extraction_status(session: Session, elder_id: str) -> ExtractionStatus:
+def extraction_status(session: Session, scope: ElderScope) -> ExtractionStatus:
+    elder_id = scope.elder_id
     pending = session.exec(
         select(sa.func.count())
         .select_from(Message)

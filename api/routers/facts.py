@@ -248,7 +248,7 @@ def extraction_status(
 ) -> ExtractionStatusPublic:
     """How fact extraction is going for this elder, failures included (never hidden)."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
-    status_ = extract.extraction_status(session, scope.elder_id)
+    status_ = extract.extraction_status(session, scope)
     return ExtractionStatusPublic(
         pending=status_.pending,
         ok=status_.ok,

@@ -417,6 +417,7 @@ def test_telling_and_asking_in_one_breath_is_not_gated(chat_app, world):
 
 def test_the_companion_is_given_the_profile(chat_app, engine, world):
     from memory import db
+    from memory.access import elder_scope
     from memory.consolidate import build_profile
 
     client, app = chat_app
@@ -428,7 +429,7 @@ def test_the_companion_is_given_the_profile(chat_app, engine, world):
     )
     assert r.status_code == 201
     with db.session_scope(engine) as session:
-        build_profile(session, a.elder_id)
+        build_profile(session, elder_scope(session, a.elder_id))
     model = script(app, "好的。")
     client.post(
         f"/v1/elders/{a.elder_id}/chat", json={"message": "今天好冷"}, headers=bearer(a.elder)

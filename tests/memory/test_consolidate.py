@@ -8,7 +8,7 @@ from datetime import date
 from langchain_core.language_models import FakeListChatModel
 
 from memory import db, facts
-from memory.access import caller_for, elder_account, resolve_scope
+from memory.access import caller_for, elder_account, elder_scope, resolve_scope
 from memory.consolidate import PROFILE_CHARS, build_profile, summarise_day
 from memory.models import DaySummary
 from tests.conftest import bearer
@@ -47,7 +47,7 @@ def test_the_profile_holds_confirmed_facts_only(client, engine, world):
             sources=[],
             author=facts.COMPANION,
         ).fact.id
-        profile = build_profile(session, a.elder_id)
+        profile = build_profile(session, elder_scope(session, a.elder_id))
         sections, used = profile.sections, profile.fact_ids
     assert sections["people"] == ["女兒美玲每個星期天來看她"]
     assert sections["likes"] == ["最喜歡吃虱目魚粥"]
@@ -65,7 +65,7 @@ def test_the_profile_keeps_to_its_budget_across_sections(client, engine, world):
         )
     _fact(client, a, a.family_full, type="place", text="老家在嘉義")
     with db.session_scope(engine) as session:
-        sections = build_profile(session, a.elder_id).sections
+        sections = build_profile(session, elder_scope(session, a.elder_id)).sections
     assert sum(len(t) for texts in sections.values() for t in texts) <= PROFILE_CHARS
     assert sections["places"] == ["老家在嘉義"]  # one long list does not crowd out the rest
 
@@ -85,14 +85,17 @@ def test_a_day_is_summarised_by_the_model_or_from_the_elders_words(client, engin
     with db.session_scope(engine) as session:
         written = summarise_day(
             session,
-            a.elder_id,
+            elder_scope(session, a.elder_id),
             date(2026, 11, 20),
             FakeListChatModel(responses=["她去公園散步，中午吃了虱目魚粥。"]),
         )
         assert written.written_by == "model" and written.text == "她去公園散步，中午吃了虱目魚粥。"
         assert len(written.message_ids) == 2
-        plain = summarise_day(session, a.elder_id, date(2026, 11, 20), None)
+        plain = summarise_day(session, elder_scope(session, a.elder_id), date(2026, 11, 20), None)
         assert plain.written_by == "extract" and "我今天去公園散步" in plain.text
         assert plain.id == written.id  # one summary per day, rewritten
-        assert summarise_day(session, a.elder_id, date(2026, 11, 21), None) is None
+        assert (
+            summarise_day(session, elder_scope(session, a.elder_id), date(2026, 11, 21), None)
+            is None
+        )
         assert len(list(session.exec(__import__("sqlmodel").select(DaySummary)))) == 1
