@@ -27,6 +27,7 @@ from api.routers import (
     story,
     web,
 )
+from api.security import FailedAuthLimit, FailedAuthThrottle, SecurityHeaders, redact_tokens_in
 from api.settings import Settings
 from companion.chat import Companion
 from companion.llm import LlamaCppChat, NoModel
@@ -46,7 +47,8 @@ DESCRIPTION = """
 a window for their family, and consented story material for creators.
 
 Every endpoint but `/healthz` and `/readyz` needs a token: `Authorization: Bearer <token>`.
-Errors are JSON: `{"error": "<code>", "message": "<what to do about it>"}`.
+Errors are JSON: `{"error": "<code>", "message": "<what to do about it>"}`. An address that sends
+too many tokens that do not work (10 a minute by default) is answered 429, with `Retry-After`.
 """
 
 
@@ -66,7 +68,7 @@ def make_scheduler(settings: Settings, engine: sa.Engine, model: BaseChatModel) 
         summarise_day(session, elder_id, day, writer)
         nightly_digests(session, elder_id, day, writer)
 
-    return Scheduler(
+    scheduler = Scheduler(
         engine,
         tick_seconds=settings.scheduler_tick_seconds,
         lease_seconds=settings.scheduler_lease_seconds,
@@ -74,6 +76,8 @@ def make_scheduler(settings: Settings, engine: sa.Engine, model: BaseChatModel) 
         smtp=settings.smtp,
         nightly=nightly,
     )
+    scheduler.sender.allow_private = settings.webhook_allow_private
+    return scheduler
 
 
 def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
@@ -140,6 +144,15 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.indexer = None
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        FailedAuthThrottle,
+        limit=FailedAuthLimit(
+            allowed=settings.auth_failures_allowed,
+            window_seconds=settings.auth_failure_window_seconds,
+        ),
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: the 413s and 429s carry them too
+    redact_tokens_in()
     for module in (
         health,
         elders,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from api.settings import Settings
 from memory import access, db, store
@@ -31,8 +36,47 @@ def _setup_logging(verbose: bool = False) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _can_write(folder: Path) -> bool:
+    probe = folder / f".zhian-write-check-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except PermissionError:
+        return False
+    return True
+
+
+def _data_dir(settings: Settings) -> Path:
+    """The data directory, made if need be; a folder zhian can write, or a reason to stop."""
+    folder = settings.data_dir
+    if folder.exists() and not folder.is_dir():
+        _fail(
+            f"The data directory {folder} is a file, not a folder: set ZHIAN_DATA_DIR to a "
+            "folder (or move the file away)."
+        )
+    try:
+        settings.ensure_data_dir()
+    except (FileExistsError, NotADirectoryError):
+        _fail(
+            f"The data directory {folder} cannot be made, as part of its path is a file: set "
+            "ZHIAN_DATA_DIR to a folder."
+        )
+    except PermissionError:
+        _cannot_write(folder)
+    if not _can_write(folder):
+        _cannot_write(folder)
+    return folder
+
+
+def _cannot_write(folder: Path) -> None:
+    _fail(
+        f"zhian may not write in its data directory {folder.resolve()}: give the user running "
+        "zhian write access to it, or set ZHIAN_DATA_DIR to a folder it can write."
+    )
+
+
 def _engine(settings: Settings) -> sa.Engine:
-    settings.ensure_data_dir()
+    _data_dir(settings)
     return db.make_engine(settings.resolved_database_url)
 
 
@@ -52,12 +96,104 @@ def _admin_engine() -> sa.Engine:
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]Error:[/red] {message}")
+    err.print(f"[red]Error:[/red] {escape(message)}")
     sys.exit(2)
 
 
-@click.group(help="智安 zhian: an AI companion with long-term memory for elderly people.")
-@click.option("--verbose", is_flag=True, help="Log more detail.")
+def _first_line(text: object) -> str:
+    return (str(text).strip().splitlines() or [""])[0]
+
+
+_SECRET_SETTINGS = ("password", "api_key", "database_url")
+
+
+def _setting_problem(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    if exc.title != "Settings" or not field:
+        return f"A value is not valid: {first['msg']}."
+    name = f"ZHIAN_{field.upper()}"
+    given = "" if any(s in field for s in _SECRET_SETTINGS) else f"={first.get('input')}"
+    more = len(errors) - 1
+    also = f" ({more} more setting{'s are' if more > 1 else ' is'} wrong too)" if more else ""
+    return (
+        f"The setting {name}{given} is not valid: {first['msg']}{also}; correct it in the "
+        "environment or in .env."
+    )
+
+
+def _database_where() -> str:
+    try:
+        url = sa.engine.make_url(Settings().resolved_database_url)
+    except Exception:  # noqa: BLE001 - only to say where
+        return "the database"
+    if url.get_backend_name() == "sqlite":
+        return f"the database file {url.database}"
+    return f"the database {url.render_as_string(hide_password=True)}"
+
+
+def _database_problem(exc: sa.exc.DatabaseError) -> str:
+    reason = _first_line(exc.orig if exc.orig is not None else exc)
+    where = _database_where()
+    if "file is not a database" in reason or "malformed" in reason:
+        return (
+            f"{where.capitalize()} is damaged or is not a database ({reason}): restore it from "
+            "a backup, or move it away to start with an empty one."
+        )
+    if "readonly" in reason or "unable to open" in reason:
+        return (
+            f"zhian cannot open or write {where} ({reason}): give the user running zhian "
+            "write access to it and to its folder."
+        )
+    return (
+        f"{where.capitalize()} cannot be used ({reason}): check ZHIAN_DATABASE_URL and that "
+        "the database server is running."
+    )
+
+
+def in_plain_words(exc: Exception) -> str:
+    """One sentence saying what went wrong and what to do about it."""
+    if isinstance(exc, ZhianError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        return _setting_problem(exc)
+    if isinstance(exc, sa.exc.DatabaseError):
+        return _database_problem(exc)
+    if isinstance(exc, PermissionError):
+        return (
+            f"zhian may not use {exc.filename or 'a file it needs'}: give the user running "
+            "zhian access to it, or set ZHIAN_DATA_DIR to a folder it can write."
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "The disk is full: free some space (or set ZHIAN_DATA_DIR to a larger disk)."
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}; check it, or ZHIAN_DATA_DIR."
+    return (
+        f"zhian stopped on an unexpected error ({type(exc).__name__}: {_first_line(exc)}); run "
+        "it again with --verbose to see where, and report it."
+    )
+
+
+class _Zhian(click.Group):
+    """Every failure ends in one sentence and a non-zero exit; the traceback too with
+    --verbose."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - said in the operator's terms below
+            if ctx.params.get("verbose"):
+                err.print_exception()
+            _fail(in_plain_words(exc))
+
+
+@click.group(
+    cls=_Zhian, help="智安 zhian: an AI companion with long-term memory for elderly people."
+)
+@click.option("--verbose", is_flag=True, help="Log more detail, and show where a failure happened.")
 def main(verbose: bool) -> None:
     _setup_logging(verbose)
 

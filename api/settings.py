@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, description="Largest request body accepted (bytes)."
     )
+    auth_failures_allowed: int = Field(
+        default=10,
+        ge=1,
+        description="Failed token checks one address may make within auth_failure_window_seconds; "
+        "after that it is answered 429 until the window has passed.",
+    )
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let family webhooks reach private addresses (this machine, the local "
+        "network, link-local and cloud metadata addresses). Off, only public addresses are "
+        "called.",
+    )
 
     scheduler_in_process: bool = Field(
         default=True,

@@ -148,6 +148,13 @@ class Companion:
         self.grounding = grounding
         self.alert_by_email = False  # set when the server has SMTP for the family's alerts
 
+    @property
+    def model_error(self) -> str | None:
+        """Why the language model cannot be used, when loading it was tried and failed (the
+        bundled model's file damaged or missing, llama.cpp refusing it); None otherwise. Chat
+        answers 503 meanwhile; readiness checks can say why."""
+        return getattr(self.model, "load_error", None)
+
     def warm_up(self, language: str) -> None:
         """Load the model and read the persona once, so that the elder's first turn is quick."""
         started = time.perf_counter()

@@ -40,6 +40,7 @@ class LlamaCppChat(BaseChatModel):
     _locate: Callable[[], Path] = PrivateAttr()
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _load_error: str | None = PrivateAttr(default=None)
 
     def __init__(self, locate: Callable[[], Path], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -49,28 +50,50 @@ class LlamaCppChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "zhian-llama-cpp"
 
+    @property
+    def load_error(self) -> str | None:
+        """Why the model could not be loaded the last time it was tried, in words an operator
+        can act on; None once it is loaded, or before the first try."""
+        return self._load_error
+
     def _model(self) -> Any:
         # Called with self._lock held.
         if self._llama is None:
-            path = self._locate()
             try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise LLMUnavailable(
-                    "llama-cpp-python is not installed; install zhian with "
-                    "'pip install -c constraints.txt -r requirements.txt'."
-                ) from exc
-            log.info("Loading the language model %s …", self.model_title)
-            started = time.perf_counter()
-            self._llama = Llama(
-                model_path=str(path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_batch=512,
-                verbose=False,
-            )
-            log.info("Language model loaded in %.1f s", time.perf_counter() - started)
+                self._llama = self._load()
+            except LLMUnavailable as exc:
+                self._load_error = exc.message
+                raise
+            except Exception as exc:  # llama.cpp refuses a file it cannot read as a model
+                self._load_error = (
+                    f"The language model {self.model_title} could not be loaded "
+                    f"({type(exc).__name__}: {exc}); remove the file in the data directory's "
+                    "models folder and start again to have it made afresh."
+                )
+                raise LLMUnavailable(self._load_error) from exc
+            self._load_error = None
         return self._llama
+
+    def _load(self) -> Any:
+        path = self._locate()
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LLMUnavailable(
+                "llama-cpp-python is not installed; install zhian with "
+                "'pip install -c constraints.txt -r requirements.txt'."
+            ) from exc
+        log.info("Loading the language model %s …", self.model_title)
+        started = time.perf_counter()
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_batch=512,
+            verbose=False,
+        )
+        log.info("Language model loaded in %.1f s", time.perf_counter() - started)
+        return llama
 
     def load(self) -> None:
         with self._lock:

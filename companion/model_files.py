@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -73,11 +74,83 @@ def _part_paths(model: BundledModel) -> list[Path]:
     return paths
 
 
+def _sidecar(target: Path) -> Path:
+    return target.with_name(f"{target.name}.verified")
+
+
+def _stamp(target: Path) -> dict:
+    stat = target.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _record_verified(target: Path, sha256: str) -> None:
+    """Note that `target`, as it is now (size and time), has this checksum: the next start
+    need not read 1 GB again."""
+    try:
+        _sidecar(target).write_text(json.dumps({**_stamp(target), "sha256": sha256}))
+    except OSError as exc:  # only costs a re-check next time
+        log.warning("Could not note the model file as checked: %s", exc)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verified(model: BundledModel, target: Path) -> bool:
+    """Whether the file in the data directory is the model, whole: checked by its SHA-256 once,
+    then by the size and time noted beside it."""
+    if not target.is_file() or target.stat().st_size != model.size:
+        return False
+    try:
+        noted = json.loads(_sidecar(target).read_text())
+    except (OSError, ValueError):
+        noted = None
+    if noted == {**_stamp(target), "sha256": model.sha256}:
+        return True
+    log.info("Checking the language model file %s (once)", target)
+    if _sha256(target) != model.sha256:
+        return False
+    _record_verified(target, model.sha256)
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """A join cut short (the process killed) leaves `<file>.<pid>.partial`; one whose process
+    is gone is removed (one being written now, by this process or another, is left alone)."""
+    for partial in target.parent.glob(f"{target.name}.*.partial"):
+        pid = partial.name[len(target.name) + 1 : -len(".partial")]
+        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        log.info("Removing the unfinished model file %s", partial)
+        partial.unlink(missing_ok=True)
+
+
 def ensure_model_file(model: BundledModel, data_dir: Path, *, show_progress: bool = True) -> Path:
-    """The joined GGUF file, made from the installed chunk packages the first time only."""
+    """The joined GGUF file, checked (by its SHA-256) before it is used; made from the installed
+    chunk packages the first time, and again if the file found is damaged."""
     target = model.path_in(data_dir)
-    if target.is_file() and target.stat().st_size == model.size:
+    if target.parent.is_dir():
+        _remove_stale_partials(target)
+    if _verified(model, target):
         return target
+    if target.exists():
+        log.warning("The model file %s is damaged (checksum mismatch); it is made again", target)
+        target.unlink()
+        _sidecar(target).unlink(missing_ok=True)
     parts = _part_paths(model)
     total = sum(p.stat().st_size for p in parts)
     if total != model.size:
@@ -116,5 +189,6 @@ def ensure_model_file(model: BundledModel, data_dir: Path, *, show_progress: boo
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+    _record_verified(target, model.sha256)
     log.info("The language model is ready: %s", target)
     return target

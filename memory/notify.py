@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
 import smtplib
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 import sqlalchemy as sa
@@ -52,23 +54,100 @@ class SmtpSettings:
 # --- webhooks the family sets up ------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+_ALLOW_PRIVATE = "ZHIAN_WEBHOOK_ALLOW_PRIVATE=true"
+
+
+def _not_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a webhook may not call `address`, or None when it is a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_global and not address.is_multicast:
+        return None
+    if address.is_loopback:
+        return "a loopback address (this machine)"
+    if address.is_link_local:
+        return "a link-local address (where cloud servers keep their metadata)"
+    if address.is_unspecified:
+        return "no address anything can be sent to"
+    if address.is_private:
+        return "an address of a private network"
+    return "not a public internet address"
+
+
+def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses `host` resolves to now (raises OSError when it does not)."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in found))
+
+
+def _resolves_to_private(
+    host: str, addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address]
+) -> str | None:
+    for address in addresses:
+        if kind := _not_public(address):
+            return f"{host} resolves to {address}, {kind}"
+    return None
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _refuse_private(parts: SplitResult, *, resolve: bool) -> None:
+    """InvalidInput naming why, when the address is not a public one; a name that does not
+    resolve (yet) is let through when `resolve` is off or the look-up fails."""
+    host = (parts.hostname or "").rstrip(".")
+    why = None
+    if host == "localhost" or host.endswith(".localhost"):
+        why = f"{host} is this machine"
+    elif not _is_name(host):
+        kind = _not_public(ipaddress.ip_address(host))
+        why = kind and f"{host} is {kind}"
+    elif resolve:
+        try:
+            found = _addresses(host, _port(parts))
+        except (OSError, UnicodeError, ValueError):  # checked again when it is sent
+            found = []
+        why = _resolves_to_private(host, found)
+    if why:
         raise InvalidInput(
-            f"'{url}' is not a web address; give one such as https://example.org/hook."
+            f"A webhook must go to a public internet address, and {why}; the operator can allow "
+            f"private addresses with {_ALLOW_PRIVATE}."
         )
+
+
+def _check_url(url: str, *, allow_private: bool) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            f"'{url}' is not a web address; give one such as https://example.org/hook "
+            "(http or https)."
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number
+    except ValueError:
+        raise InvalidInput(f"The port in '{url}' is not a number from 0 to 65535.") from None
+    if not allow_private:
+        _refuse_private(parts, resolve=True)
     return url.strip()
 
 
-def add_webhook(session: Session, scope: ElderScope, url: str, events: list[str] | None) -> Webhook:
+def add_webhook(
+    session: Session,
+    scope: ElderScope,
+    url: str,
+    events: list[str] | None,
+    *,
+    allow_private: bool = False,
+) -> Webhook:
+    """A new webhook for the elder; unless `allow_private`, only to a public address."""
     chosen = list(events or EVENTS)
     unknown = sorted(set(chosen) - set(EVENTS))
     if unknown:
         raise InvalidInput(f"Unknown event {', '.join(unknown)}: choose from {', '.join(EVENTS)}.")
     webhook = Webhook(
         elder_id=scope.elder_id,
-        url=_check_url(url),
+        url=_check_url(url, allow_private=allow_private),
         secret=secrets.token_hex(24),
         events=chosen,
         created_by=scope.actor.account_id,
@@ -177,12 +256,63 @@ def _backoff(attempts: int) -> timedelta:
     return min(_FIRST_RETRY * 2 ** (attempts - 1), _LONGEST_WAIT)
 
 
-class Sender:
-    """Sends what the outbox holds; one per scheduler."""
+def _pinned(url: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL with its host replaced by the public address it resolves to now, with the Host
+    header (and, for https, the name the certificate must carry): the address checked is the
+    address called, so a name that changes its answer (DNS rebinding) cannot reach a private
+    one. Raises _GiveUp when the address is not public."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    _refuse_private_now(parts)
+    addresses = _addresses(host, _port(parts))
+    if why := _resolves_to_private(host, addresses):
+        raise _GiveUp(
+            f"not sent: {why}; webhooks go to public addresses only (the operator can allow "
+            f"private ones with {_ALLOW_PRIVATE})"
+        )
+    address = addresses[0]
+    netloc = f"[{address}]" if address.version == 6 else str(address)
+    if parts.port:
+        netloc += f":{parts.port}"
+    pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    headers = {"Host": parts.netloc.rpartition("@")[2]}
+    is_name = _is_name(host)
+    extensions = {"sni_hostname": host} if parts.scheme == "https" and is_name else {}
+    return pinned, headers, extensions
 
-    def __init__(self, smtp: SmtpSettings | None = None, *, timeout: float = 10.0) -> None:
+
+def _is_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def _refuse_private_now(parts: SplitResult) -> None:
+    try:
+        _refuse_private(parts, resolve=False)
+    except InvalidInput as refused:
+        raise _GiveUp(f"not sent: {refused.message}") from None
+
+
+class Sender:
+    """Sends what the outbox holds; one per scheduler. Webhooks go to public addresses only,
+    checked again as each is sent, unless `allow_private`."""
+
+    allow_private: bool = False
+
+    def __init__(
+        self,
+        smtp: SmtpSettings | None = None,
+        *,
+        timeout: float = 10.0,
+        allow_private: bool | None = None,
+    ) -> None:
         self.smtp = smtp
         self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+        if allow_private is not None:
+            self.allow_private = allow_private
 
     def close(self) -> None:
         self.http.close()
@@ -192,16 +322,21 @@ class Sender:
             raise _GiveUp("the webhook was removed")
         body = json.dumps(note.payload, ensure_ascii=False, sort_keys=True).encode()
         stamp = int(time.time())
+        url, host, extensions = webhook.url, {}, {}
+        if not self.allow_private:
+            url, host, extensions = _pinned(webhook.url)
         response = self.http.post(
-            webhook.url,
+            url,
             content=body,
             headers={
+                **host,
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": "zhian-webhook/1",
                 "X-Zhian-Event": note.event,
                 "X-Zhian-Delivery": str(note.id),
                 "X-Zhian-Signature": signature(webhook.secret, stamp, body),
             },
+            extensions=extensions,
         )
         if response.status_code >= 300:
             raise RuntimeError(f"{webhook.url} answered {response.status_code}")

@@ -95,7 +95,17 @@ def settings(tmp_path) -> Settings:
         extract_in_background=False,
         llm_warm_up=False,
         scheduler_in_process=False,
+        webhook_allow_private=True,  # the tests' webhook receivers listen on 127.0.0.1
     )
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_may_reach_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schedulers made by the tests send to receivers on 127.0.0.1; the tests of the refusal
+    say `allow_private=False`."""
+    from memory.notify import Sender
+
+    monkeypatch.setattr(Sender, "allow_private", True)
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +127,9 @@ def share_model(model_dir: Path, data_dir: Path) -> None:
     target = BUNDLED["embedded"].path_in(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.link(source, target)
+    checked = source.with_name(f"{source.name}.verified")  # the same file: no need to re-read it
+    if checked.exists():
+        shutil.copy(checked, target.with_name(checked.name))
 
 
 def scripted_model(app, replies: list[str] | None = None) -> None:

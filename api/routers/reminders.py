@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
-from api.deps import CurrentCaller, SessionDep
+from api.deps import CurrentCaller, SessionDep, SettingsDep
 from api.schemas import Input, Timestamp, _storable
 from memory import concerns, notify
 from memory import reminders as schedule
@@ -411,12 +411,20 @@ def _webhook(w, secret: bool = False) -> WebhookPublic:  # type: ignore[no-untyp
 
 @router.post("/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookPublic)
 def add_webhook(
-    elder_id: str, body: WebhookCreate, caller: CurrentCaller, session: SessionDep
+    elder_id: str,
+    body: WebhookCreate,
+    caller: CurrentCaller,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> WebhookPublic:
     """Send events about the elder (a missed reminder, a concern) to a family integration,
-    signed (X-Zhian-Signature) and retried with backoff until it answers 2xx."""
+    signed (X-Zhian-Signature) and retried with backoff until it answers 2xx. Only public
+    addresses, unless the operator allows private ones (ZHIAN_WEBHOOK_ALLOW_PRIVATE)."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.reminders_write)
-    return _webhook(notify.add_webhook(session, scope, body.url, body.events), secret=True)
+    webhook = notify.add_webhook(
+        session, scope, body.url, body.events, allow_private=settings.webhook_allow_private
+    )
+    return _webhook(webhook, secret=True)
 
 
 @router.get("/webhooks", response_model=list[WebhookPublic])
