@@ -12,6 +12,10 @@ from memory.store import MAX_IMPORT
 
 Language = Literal["zh-Hant", "zh-Hans", "en"]
 MAX_TEXT = 10_000
+# A day of someone's life (a birthday, the weather of a day): from FIRST_DAY_YEAR to a few
+# years ahead.
+FIRST_DAY_YEAR = 1900
+DAYS_AHEAD_YEARS = 5
 
 
 def _storable(value: str) -> str:
@@ -26,10 +30,18 @@ def _sensible_time(value: datetime) -> datetime:
     return value
 
 
+def _in_a_lifetime(value: date) -> date:
+    last = date.today().year + DAYS_AHEAD_YEARS
+    if not FIRST_DAY_YEAR <= value.year <= last:
+        raise ValueError(f"is not a day in the years {FIRST_DAY_YEAR} to {last} (YYYY-MM-DD)")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 ShortId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 Timestamp = Annotated[datetime, AfterValidator(_sensible_time)]
+Day = Annotated[date, AfterValidator(_in_a_lifetime)]
 Email = Annotated[
     str,
     Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["meihua@example.org"]),
@@ -59,7 +71,7 @@ class ElderCreate(Input):
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_storable)] | None = Field(
         default=None, description="IANA timezone, e.g. Asia/Taipei; default: the server's."
     )
-    birthday: date | None = None
+    birthday: Day | None = None
 
 
 class ElderUpdate(Input):
@@ -68,7 +80,7 @@ class ElderUpdate(Input):
     other_languages: list[Language] | None = Field(default=None, max_length=3)
     preferred_name: Name | None = None
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_storable)] | None = None
-    birthday: date | None = None
+    birthday: Day | None = None
     quiet_hours_start: Clock | None = Field(
         default=None, description="From this time (HH:MM) the companion stays silent..."
     )

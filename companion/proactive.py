@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import date, datetime, time, timedelta
+from itertools import takewhile
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,6 +18,7 @@ from companion.persona import Voice, voice
 from companion.reminding import clock, reminder_title, say_on_its_own
 from memory import reminders as schedule
 from memory.db import session_scope
+from memory.errors import InvalidInput
 from memory.models import (
     FACT_KINDS,
     DayNote,
@@ -94,9 +96,16 @@ def _greeting(day: date, v: Voice):  # type: ignore[no-untyped-def]
             )
         )
         for reminder in reminders:
-            for due in schedule.occurrences(reminder, start, inclusive=True):
-                if due >= end:
-                    break
+            try:
+                dues = list(
+                    takewhile(
+                        lambda due: due < end,
+                        schedule.occurrences(reminder, start, inclusive=True),
+                    )
+                )
+            except InvalidInput:  # a rule that cannot be worked out: the scheduler pauses it
+                continue
+            for due in dues:
                 local = due.astimezone(zone(reminder.timezone))
                 items.append(
                     (

@@ -12,17 +12,19 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from time import monotonic
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 
 from companion.persona import Voice, voice
 from memory import reminders as schedule
 from memory import store
-from memory.access import ElderScope, system_scope
+from memory.access import ElderScope, record, system_scope
 from memory.concerns import raise_flag
 from memory.db import session_scope
+from memory.errors import ZhianError
 from memory.language import in_script
 from memory.models import (
     Elder,
@@ -32,6 +34,7 @@ from memory.models import (
     Reminder,
     ReminderKind,
     ReminderOccurrence,
+    utcnow,
 )
 from memory.notify import notify_family
 from memory.timeutil import zone
@@ -173,10 +176,21 @@ class Report:
     followed_up: int = 0
     missed: int = 0
     taken_by_another: int = 0
+    set_aside: int = 0  # reminders paused because their times cannot be worked out
+    postponed: int = 0  # due reminders left for the next tick: this one ran out of time
     lags: list[float] = field(default_factory=list)  # seconds from due time to the elder's chat
 
     def merge(self, other: Report) -> None:
-        for name in ("fired", "late", "not_delivered", "followed_up", "missed", "taken_by_another"):
+        for name in (
+            "fired",
+            "late",
+            "not_delivered",
+            "followed_up",
+            "missed",
+            "taken_by_another",
+            "set_aside",
+            "postponed",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.lags += other.lags
 
@@ -229,10 +243,30 @@ def _missed(
     )
 
 
+def _due_times(
+    reminder: Reminder, first: datetime, now: datetime, deadline: float | None
+) -> tuple[list[datetime], datetime | None]:
+    """The due times from `first` up to `now` (at most 100; the rest next tick) and the one
+    after them, worked out before anything is written, so no lock waits on the rule."""
+    times: list[datetime] = []
+    due: datetime | None = first
+    while due is not None and due <= now and len(times) < 100:
+        if deadline is not None and times and monotonic() > deadline:
+            break  # the tick's time is up: the next tick goes on from `due`
+        times.append(due)
+        due = schedule.next_due(reminder, due)
+    return times, due
+
+
 def _fire_one(
-    engine: sa.Engine, reminder_id: int, now: datetime, grace: timedelta, email: bool
+    engine: sa.Engine,
+    reminder_id: int,
+    now: datetime,
+    grace: timedelta,
+    email: bool,
+    deadline: float | None = None,
 ) -> Report:
-    """Handle every due time of one reminder up to `now`, in one transaction."""
+    """Handle every due time of one reminder up to `now`, in one short transaction."""
     report = Report()
     try:
         with session_scope(engine) as session:
@@ -245,12 +279,10 @@ def _fire_one(
             if reminder.paused or reminder.deleted_at is not None:
                 following = None if reminder.deleted_at else schedule.next_due(reminder, now)
             else:
-                due: datetime | None = was
+                due_times, following = _due_times(reminder, was, now, deadline)
                 v = voice(elder.language)
                 tz = zone(reminder.timezone)
-                for _ in range(100):  # at most 100 catch-up times in one go; the rest next tick
-                    if due is None or due > now:
-                        break
+                for due in due_times:
                     occurrence = ReminderOccurrence(
                         reminder_id=reminder.id,
                         elder_id=elder.id,
@@ -279,8 +311,6 @@ def _fire_one(
                         report.fired += 1
                         report.late += occurrence.late
                         report.lags.append((now - due).total_seconds())
-                    due = schedule.next_due(reminder, due)
-                following = due
             # Move on only from where we started: a scheduler that lost the race changes nothing.
             moved = session.execute(
                 sa.update(Reminder)
@@ -302,6 +332,43 @@ class _Lost(Exception):
     """Another scheduler handled this reminder at the same moment."""
 
 
+def set_aside(engine: sa.Engine, reminder_id: int, problem: Exception, *, email: bool) -> bool:
+    """Pause a reminder whose times cannot be worked out (a rule stored before today's checks,
+    or one that fails), so that no tick tries it again, and tell the family what to change."""
+    reason = problem.message if isinstance(problem, ZhianError) else f"{type(problem).__name__}"
+    log.error("Reminder %s is paused: its times cannot be worked out (%s)", reminder_id, reason)
+    with session_scope(engine) as session:
+        paused = session.execute(
+            sa.update(Reminder)
+            .where(Reminder.id == reminder_id, Reminder.next_due_at.is_not(None))  # type: ignore[union-attr]
+            .values(paused=True, next_due_at=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        reminder = session.get(Reminder, reminder_id)
+        elder = session.get(Elder, reminder.elder_id) if reminder else None
+        if not paused or reminder is None or elder is None:
+            return False  # another scheduler set it aside, or it is gone
+        v = voice(elder.language)
+        raise_flag(
+            session,
+            elder.id,
+            kind="reminder_paused",
+            severity="warning",
+            summary=v.say(
+                "family_reminder_paused", title=reminder_title(reminder, v), reason=reason
+            ),
+            email=email,
+        )
+        record(
+            session,
+            actor=None,
+            action="reminder.paused",
+            elder_id=elder.id,
+            detail={"reminder_id": reminder_id, "reason": reason},
+        )
+    return True
+
+
 def fire_due(
     engine: sa.Engine,
     now: datetime,
@@ -309,13 +376,30 @@ def fire_due(
     grace: timedelta = schedule.GRACE,
     email: bool = False,
     limit: int = 2000,
+    deadline: float | None = None,
 ) -> Report:
-    """Say every reminder due by `now` (late ones within `grace`; older ones are missed)."""
+    """Say every reminder due by `now` (late ones within `grace`; older ones are missed), each
+    in its own transaction; one whose times cannot be worked out is set aside, never holding
+    up the others. Past `deadline` (time.monotonic()) the rest wait for the next tick."""
     with session_scope(engine) as session:
         ids = schedule.due_reminder_ids(session, now, limit)
     report = Report()
-    for reminder_id in ids:
-        report.merge(_fire_one(engine, reminder_id, now, grace, email))
+    for n, reminder_id in enumerate(ids):
+        if deadline is not None and monotonic() > deadline:
+            report.postponed += len(ids) - n
+            log.warning("The tick ran out of time: %d due reminders wait", len(ids) - n)
+            break
+        try:
+            report.merge(_fire_one(engine, reminder_id, now, grace, email, deadline))
+        except SQLAlchemyError as exc:  # the database, not the reminder: the next tick retries
+            log.warning("Reminder %s could not be handled, trying again: %s", reminder_id, exc)
+        except Exception as exc:  # this reminder's own fault: set aside, the others go on
+            if not isinstance(exc, ZhianError):
+                log.exception("Reminder %s failed", reminder_id)
+            try:
+                report.set_aside += set_aside(engine, reminder_id, exc, email=email)
+            except SQLAlchemyError as again:
+                log.warning("Reminder %s could not be set aside yet: %s", reminder_id, again)
     return report
 
 
@@ -342,9 +426,11 @@ def _claim(
     return elder, reminder, occurrence
 
 
-def sweep(engine: sa.Engine, now: datetime, *, email: bool = False) -> Report:
+def sweep(
+    engine: sa.Engine, now: datetime, *, email: bool = False, deadline: float | None = None
+) -> Report:
     """One gentle follow-up half way through the window; at its end, missed: a concern flag
-    and the family told."""
+    and the family told. Past `deadline` the rest wait for the next tick."""
     report = Report()
     with session_scope(engine) as session:
         rows = list(
@@ -360,6 +446,8 @@ def sweep(engine: sa.Engine, now: datetime, *, email: bool = False) -> Report:
             )
         )
     for occurrence_id, window_minutes, delivered_at, followed_up_at in rows:
+        if deadline is not None and monotonic() > deadline:
+            break
         window = timedelta(minutes=window_minutes)
         if now >= delivered_at + window:
             with session_scope(engine) as session:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,6 +44,12 @@ NIGHTLY_AT = time(3, 0)
 PROACTIVE_EVERY = timedelta(
     seconds=55
 )  # greetings and notes: a pass about once a minute  # local time of each elder: day summaries and the "this is me" profile
+
+
+# A scheduler whose ticks have not finished for this many tick intervals (and at least
+# STALLED_AFTER_MIN seconds) is stalled: /readyz says so.
+STALLED_TICKS = 3
+STALLED_AFTER_MIN = 60.0
 
 
 class Lease:
@@ -139,9 +146,34 @@ class Scheduler:
         self._aps: BackgroundScheduler | None = None
         self._last_proactive: datetime | None = None
         self.was_active = False
+        self.started_at: float | None = None  # time.monotonic() when start() ran
+        self.last_tick_at: float | None = None  # time.monotonic() when a tick last finished
+        self.last_tick_utc: datetime | None = None
+
+    def stalled(self) -> str | None:
+        """Why this running scheduler is stalled (no tick has finished for a few tick
+        intervals: one is stuck, or the database keeps it waiting), or None."""
+        if self.started_at is None:
+            return None  # not started in this process
+        since = self.last_tick_at or self.started_at
+        waited = monotonic() - since
+        if waited <= max(STALLED_TICKS * self.tick_seconds, STALLED_AFTER_MIN):
+            return None
+        last = f"{self.last_tick_utc:%Y-%m-%d %H:%M:%S} UTC" if self.last_tick_utc else "never"
+        return (
+            f"The scheduler has not finished a tick for {waited:.0f} s (last: {last}; it should "
+            f"every {self.tick_seconds:.0f} s), so reminders are not being said. Look in the log "
+            "for 'Scheduler tick', and restart the server if it stays stuck."
+        )
 
     def tick(self, now: datetime | None = None) -> Tick:
+        """One pass, within about one tick interval: what does not fit waits for the next."""
         now = now or self.clock()
+        result = self._tick(now, deadline=monotonic() + self.tick_seconds)
+        self.last_tick_at, self.last_tick_utc = monotonic(), now
+        return result
+
+    def _tick(self, now: datetime, *, deadline: float) -> Tick:
         if not self.lease.acquire(now):
             if self.was_active:
                 log.warning("Scheduler %s lost its lease; standing by", self.lease.holder)
@@ -151,8 +183,10 @@ class Scheduler:
             log.info("Scheduler %s is now the active one", self.lease.holder)
         self.was_active = True
         result = Tick(active=True)
-        result.reminders = fire_due(self.engine, now, grace=self.grace, email=self.email)
-        result.reminders.merge(sweep(self.engine, now, email=self.email))
+        result.reminders = fire_due(
+            self.engine, now, grace=self.grace, email=self.email, deadline=deadline
+        )
+        result.reminders.merge(sweep(self.engine, now, email=self.email, deadline=deadline))
         if self._last_proactive is None or now - self._last_proactive >= PROACTIVE_EVERY:
             result.proactive = run_proactive(self.engine, now)
             self._last_proactive = now
@@ -230,12 +264,14 @@ class Scheduler:
             id="zhian-nightly",
         )
         self._aps.start()
+        self.started_at = monotonic()
         log.info("Scheduler %s started (tick every %.0f s)", self.lease.holder, self.tick_seconds)
 
     def stop(self) -> None:
         if self._aps is not None:
             self._aps.shutdown(wait=True)
             self._aps = None
+            self.started_at = None
         if self.was_active:
             self.lease.release()
         self.sender.close()

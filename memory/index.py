@@ -265,6 +265,23 @@ class VectorIndex:
             for name in self._own_collection_names()
         )
 
+    def problem(self, *, timeout: float = 2.0) -> str | None:
+        """Why the index cannot be reached now, or None: a heartbeat (for /readyz), within
+        `timeout` seconds for a server; no collection is touched."""
+        try:
+            if self.location == "embedded":
+                self._client_handle().heartbeat()
+            else:
+                import httpx
+
+                url = f"{self.location.rstrip('/')}/api/v2/heartbeat"
+                httpx.get(url, timeout=timeout).raise_for_status()
+        except IndexUnavailable as exc:
+            return str(exc)
+        except Exception as exc:
+            return self._explain(exc)
+        return None
+
     def query(
         self,
         elder_id: str,

@@ -9,11 +9,18 @@ insert it, so it is said to the elder once.
 
 from __future__ import annotations
 
+import logging
+import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from math import gcd
+from time import monotonic
+from types import FunctionType
 from zoneinfo import ZoneInfo
 
+import dateutil.rrule as dateutil_rrule
 import sqlalchemy as sa
 from dateutil.rrule import rrule, rrulestr
 from sqlmodel import Session, select
@@ -30,14 +37,31 @@ from memory.models import (
 )
 from memory.timeutil import zone
 
+log = logging.getLogger(__name__)
+
 REPEATS = ("once", "daily", "weekly", "rrule")
 _FREQ = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY"}
 # After the service was away: an occurrence at most this late is still said (marked late);
 # an older one is recorded as missed ("not delivered") and the family is told.
 GRACE = timedelta(minutes=30)
 LATE_AFTER = timedelta(minutes=2)
-# How far ahead quiet hours are checked for a repeating reminder's first occurrences.
-_CHECK_AHEAD = 60
+# What a repeating rule may be (README "Reminders"): said at most once an hour, so at most
+# 24 times a day; INTERVAL from 1 to MAX_INTERVAL; one line of RFC 5545 parts. Working out its
+# times never runs away: a walk through a rule goes at most HORIZON_YEARS past the time asked
+# about, in at most _WALK_STEPS steps and _WALK_SECONDS.
+RULE_PARTS = (
+    "FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYSETPOS", "BYMONTH", "BYMONTHDAY",
+    "BYYEARDAY", "BYWEEKNO", "BYDAY", "BYHOUR", "BYMINUTE", "BYSECOND",
+)  # fmt: skip
+FREQUENCIES = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+MAX_INTERVAL = 1000
+HORIZON_YEARS = 30
+_WALK_STEPS = 1_000_000
+_WALK_SECONDS = 1.0
+# A reminder's first time lies in these years (from FIRST_YEAR to YEARS_AHEAD from now).
+FIRST_YEAR = 2000
+YEARS_AHEAD = 5
+_EXAMPLES = "e.g. FREQ=DAILY or FREQ=WEEKLY;BYDAY=MO,TH or FREQ=DAILY;BYHOUR=8,20"
 
 
 def _audit(session: Session, scope: ElderScope, action: str, detail: dict) -> None:
@@ -79,34 +103,223 @@ def _wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
-def _rule(reminder: Reminder) -> rrule | None:
+# --- repeating rules, held to what a reminder may be -------------------------------------------
+
+
+def _unreadable(text: str, why: str) -> InvalidInput:
+    return InvalidInput(
+        f"The rrule '{text}' could not be read ({why}). Write it as in RFC 5545, {_EXAMPLES}."
+    )
+
+
+def _too_often(text: str, what: str) -> InvalidInput:
+    return InvalidInput(
+        f"The rrule '{text}' is too often: 智安 says a reminder at most once an hour "
+        f"({what}). For several times a day, list the hours: FREQ=DAILY;BYHOUR=8,12,18."
+    )
+
+
+def _numbers(text: str, name: str, value: str, low: int, high: int) -> list[int]:
+    """A BYxxx list of whole numbers within [low, high] (a minus sign allowed when low < 0)."""
+    found = []
+    for item in value.split(","):
+        number = int(item) if re.fullmatch(r"[+-]?[0-9]{1,4}", item) else None
+        if number is None or not low <= number <= high or (low < 0 and number == 0):
+            raise _unreadable(text, f"{name} takes whole numbers from {low} to {high}")
+        found.append(number)
+    return found
+
+
+def rule_parts(text: str) -> dict[str, str]:
+    """A rule's NAME=VALUE parts, names and values in capitals; raises InvalidInput saying what
+    to change when a part is one a reminder may not have."""
+    if any(unicodedata.category(c)[0] in "CZ" for c in text):
+        raise InvalidInput(
+            "The rrule has a line break, a space or another invisible character in it: write it "
+            f"on one line with no spaces, {_EXAMPLES}."
+        )
+    parts: dict[str, str] = {}
+    for part in text.upper().split(";"):
+        name, equals, value = part.partition("=")
+        if not equals or not name or not value:
+            raise _unreadable(text, f"'{part}' is not NAME=VALUE")
+        if name not in RULE_PARTS:
+            raise _unreadable(text, f"{name} is not one of {', '.join(RULE_PARTS)}")
+        if name in parts:
+            raise _unreadable(text, f"{name} is given twice")
+        parts[name] = value
+    freq = parts.get("FREQ")
+    if freq in ("SECONDLY", "MINUTELY"):
+        raise _too_often(text, f"FREQ={freq}")
+    if freq not in FREQUENCIES:
+        raise _unreadable(text, f"FREQ is one of {', '.join(FREQUENCIES)}")
+    interval = parts.get("INTERVAL", "1")
+    if not re.fullmatch(r"[0-9]{1,6}", interval) or not 1 <= int(interval) <= MAX_INTERVAL:
+        raise InvalidInput(
+            f"INTERVAL must be a whole number from 1 to {MAX_INTERVAL} (1: every time, 2: every "
+            f"other time), not '{interval}'."
+        )
+    if parts.get("UNTIL", "").endswith("Z"):
+        raise InvalidInput(
+            "Give UNTIL in the reminder's own time, without the Z: UNTIL=20271231T235900."
+        )
+    if "COUNT" in parts and not re.fullmatch(r"[0-9]{1,6}", parts["COUNT"]):
+        raise _unreadable(text, "COUNT is a whole number of times")
+    if "BYHOUR" in parts:
+        _numbers(text, "BYHOUR", parts["BYHOUR"], 0, 23)
+    minutes = _numbers(text, "BYMINUTE", parts["BYMINUTE"], 0, 59) if "BYMINUTE" in parts else []
+    if len(minutes) > 1:
+        raise _too_often(text, f"BYMINUTE={parts['BYMINUTE']} is more than once in an hour")
+    if "BYSECOND" in parts and set(parts["BYSECOND"].split(",")) != {"0"}:
+        raise _too_often(text, "reminders are set to the minute: leave out BYSECOND")
+    for name, low, high in (
+        ("BYMONTH", 1, 12),
+        ("BYMONTHDAY", -31, 31),
+        ("BYYEARDAY", -366, 366),
+        ("BYWEEKNO", -53, 53),
+        ("BYSETPOS", -366, 366),
+    ):
+        if name in parts:
+            _numbers(text, name, parts[name], low, high)
+    return parts
+
+
+def check_rule(text: str, start: datetime) -> rrule:
+    """The rule from `start` (wall-clock time), read and held to what a reminder may be."""
+    rule_parts(text)
+    try:
+        rule = rrulestr(text, dtstart=start)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _unreadable(text, str(exc)) from exc
+    if not isinstance(rule, rrule):
+        raise _unreadable(text, "it is more than one rule")
+    return rule
+
+
+class _Walk:
+    """The steps of one walk through a rule: past the horizon, too many or too long, it stops
+    with a message instead of searching on (dateutil looks for FREQ=DAILY;BYMONTH=2;
+    BYMONTHDAY=30 until the year 9999 without a word)."""
+
+    def __init__(self, text: str, last_year: int) -> None:
+        self.text = text
+        self.last_year = last_year
+        self.steps = 0
+        self.deadline = monotonic() + _WALK_SECONDS
+
+    def step(self, year: int) -> None:
+        self.steps += 1
+        if year > self.last_year:
+            raise InvalidInput(
+                f"The rule '{self.text}' never happens: no day in the next {HORIZON_YEARS} years "
+                "matches it (there is no 30 February, for example). Check BYMONTH, BYMONTHDAY, "
+                "BYYEARDAY, BYWEEKNO, BYDAY and BYSETPOS."
+            )
+        if self.steps > _WALK_STEPS or (self.steps % 1024 == 0 and monotonic() > self.deadline):
+            raise InvalidInput(
+                f"The rule '{self.text}' takes too long to work out: make it simpler, {_EXAMPLES}."
+            )
+
+    def through(self, rule: rrule) -> Iterator[datetime]:
+        """dateutil's own walk through the rule (its `_iter`), each day it looks at counted."""
+        walk = self
+
+        class Counted(dateutil_rrule._iterinfo):  # type: ignore[name-defined,misc]
+            def ydayset(self, year: int, month: int, day: int):  # type: ignore[no-untyped-def]
+                walk.step(year)
+                return super().ydayset(year, month, day)
+
+            def mdayset(self, year: int, month: int, day: int):  # type: ignore[no-untyped-def]
+                walk.step(year)
+                return super().mdayset(year, month, day)
+
+            def wdayset(self, year: int, month: int, day: int):  # type: ignore[no-untyped-def]
+                walk.step(year)
+                return super().wdayset(year, month, day)
+
+            def ddayset(self, year: int, month: int, day: int):  # type: ignore[no-untyped-def]
+                walk.step(year)
+                return super().ddayset(year, month, day)
+
+        counted = FunctionType(
+            rrule._iter.__code__,  # type: ignore[attr-defined]
+            {**vars(dateutil_rrule), "_iterinfo": Counted},
+        )
+        return counted(rule)
+
+
+_BEAT = {"HOURLY": timedelta(hours=1), "DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
+
+
+def _rule(reminder: Reminder, *, near: datetime) -> rrule | None:
+    """The reminder's rule, its first time moved on by whole beats (INTERVAL hours, days or
+    weeks) to just before `near`: the same times follow, without a walk through every hour
+    since a start years ago. A rule with COUNT counts from its real start."""
     if reminder.rrule is None:
         return None
-    return rrulestr(reminder.rrule, dtstart=datetime.fromisoformat(reminder.starts_at))  # type: ignore[return-value]
+    start = datetime.fromisoformat(reminder.starts_at)
+    parts = rule_parts(reminder.rrule)
+    if "COUNT" not in parts and parts["FREQ"] in _BEAT and near > start:
+        beat = _BEAT[parts["FREQ"]] * int(parts.get("INTERVAL", "1"))
+        start += beat * ((near - start) // beat)
+    return check_rule(reminder.rrule, start)
 
 
 def occurrences(
     reminder: Reminder, after: datetime, *, inclusive: bool = False
 ) -> Iterator[datetime]:
-    """Due times (UTC) after `after`, in order."""
+    """Due times (UTC) after `after`, in order; a rule a reminder may not have (one stored
+    before these checks), or one whose times cannot be worked out within the walk's bounds,
+    raises InvalidInput."""
     tz = zone(reminder.timezone)
     start = datetime.fromisoformat(reminder.starts_at)
-    rule = _rule(reminder)
-    if rule is None:
-        due = _wall_to_utc(start, tz)
-        if due > after or (inclusive and due == after):
-            yield due
-        return
-    # Walk from a day before in wall-clock time: around a clock change the UTC order decides.
-    local_after = after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
-    for local in rule.xafter(local_after, inc=True):
-        due = _wall_to_utc(local, tz)
-        if due > after or (inclusive and due == after):
-            yield due
+    try:
+        # Walk from a day before in wall-clock time: around a clock change the UTC order decides.
+        local_after = after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
+        rule = _rule(reminder, near=local_after)
+        if rule is None:
+            due = _wall_to_utc(start, tz)
+            if due > after or (inclusive and due == after):
+                yield due
+            return
+        walk = _Walk(reminder.rrule or "", after.year + HORIZON_YEARS)
+        for local in walk.through(rule):
+            if local < local_after:
+                continue
+            due = _wall_to_utc(local, tz)
+            if due > after or (inclusive and due == after):
+                yield due
+    except (ValueError, TypeError, OverflowError, IndexError) as exc:
+        raise InvalidInput(
+            f"The times of reminder {reminder.id} ({reminder.starts_at}, "
+            f"{reminder.rrule or 'once'}) cannot be worked out ({exc}): set its time again, "
+            f"{_EXAMPLES}."
+        ) from exc
 
 
 def next_due(reminder: Reminder, after: datetime, *, inclusive: bool = False) -> datetime | None:
     return next(occurrences(reminder, after, inclusive=inclusive), None)
+
+
+def times_of_day(reminder: Reminder) -> list[time]:
+    """Every wall-clock time of day the reminder can be said at: the rule's hours (BYHOUR, or
+    those an hourly rule steps through, or the first time's) at its minute."""
+    start = datetime.fromisoformat(reminder.starts_at)
+    if reminder.rrule is None:
+        return [start.time()]
+    parts = rule_parts(reminder.rrule)
+    minute = int(parts["BYMINUTE"]) if "BYMINUTE" in parts else start.minute
+    hours = (
+        {int(h) for h in parts["BYHOUR"].split(",")}
+        if "BYHOUR" in parts
+        else set(range(24))
+        if parts["FREQ"] == "HOURLY"
+        else {start.hour}
+    )
+    if parts["FREQ"] == "HOURLY":  # every INTERVAL hours from the first: these hours only
+        step = gcd(int(parts.get("INTERVAL", "1")), 24)
+        hours = {h for h in hours if (h - start.hour) % step == 0}
+    return [time(h, minute) for h in sorted(hours)]
 
 
 def _normalise_rule(repeat: str, rule_text: str | None, start: datetime) -> str | None:
@@ -129,13 +342,7 @@ def _normalise_rule(repeat: str, rule_text: str | None, start: datetime) -> str 
         )
     if "DTSTART" in text.upper():
         raise InvalidInput("Give the first time as 'starts_at', not inside the rrule.")
-    try:
-        rrulestr(text, dtstart=start)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(
-            f"The rrule '{text}' could not be read ({exc}). Write it as in RFC 5545, "
-            "e.g. FREQ=DAILY or FREQ=WEEKLY;BYDAY=MO,TH or FREQ=MONTHLY;BYMONTHDAY=1."
-        ) from exc
+    check_rule(text, start)
     return text
 
 
@@ -169,6 +376,11 @@ def _validate(
     if start.tzinfo is not None:
         start = start.astimezone(tz).replace(tzinfo=None)
     start = start.replace(second=0, microsecond=0)
+    if not FIRST_YEAR <= start.year <= now.year + YEARS_AHEAD:
+        raise InvalidInput(
+            f"starts_at {start:%Y-%m-%d} is not in the years {FIRST_YEAR} to "
+            f"{now.year + YEARS_AHEAD}: give the first time the reminder is for."
+        )
     reminder.title = title
     reminder.kind = draft.kind
     reminder.timezone = tz_name
@@ -186,13 +398,12 @@ def _validate(
         )
     elder = session.get(Elder, scope.elder_id)
     assert elder is not None
-    for n, due in enumerate(occurrences(reminder, now)):
-        if n >= _CHECK_AHEAD:
-            break
-        local = due.astimezone(tz)
-        if in_quiet_hours(local, elder.quiet_hours_start, elder.quiet_hours_end):
+    for at in times_of_day(reminder):  # the rule's own hours, however far ahead they come
+        if in_quiet_hours(
+            datetime.combine(start.date(), at), elder.quiet_hours_start, elder.quiet_hours_end
+        ):
             raise InvalidInput(
-                f"{local:%Y-%m-%d %H:%M} falls in {elder.display_name}'s quiet hours "
+                f"{at:%H:%M} falls in {elder.display_name}'s quiet hours "
                 f"({elder.quiet_hours_start}-{elder.quiet_hours_end}), when 智安 stays silent: "
                 "choose another time, or change the quiet hours first."
             )
@@ -469,6 +680,12 @@ def calendar(elder: Elder, reminders: Sequence[Reminder]) -> bytes:
     for reminder in reminders:
         if reminder.paused:
             continue
+        if reminder.rrule:
+            try:
+                rule_parts(reminder.rrule)
+            except InvalidInput as exc:  # stored before these checks: left out, not the feed
+                log.warning("Reminder %s is left out of the calendar: %s", reminder.id, exc)
+                continue
         tz = zone(reminder.timezone)
         event = Event()
         event.add("uid", f"reminder-{reminder.id}@zhian")

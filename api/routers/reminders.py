@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session, select
 
 from api.deps import CurrentCaller, SessionDep, SettingsDep
-from api.schemas import Input, Timestamp, _storable
+from api.schemas import Day, Input, Timestamp, _storable
 from memory import concerns, notify
 from memory import reminders as schedule
 from memory.access import authenticate, get_account, issue_token, record, resolve_scope
@@ -377,7 +377,7 @@ def occurrences(
 
 @router.put("/days/{day}/weather", status_code=status.HTTP_204_NO_CONTENT)
 def set_weather(
-    elder_id: str, day: date, body: WeatherBody, caller: CurrentCaller, session: SessionDep
+    elder_id: str, day: Day, body: WeatherBody, caller: CurrentCaller, session: SessionDep
 ) -> None:
     """The weather of the elder's day, as the family sets it: the morning greeting says it."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.reminders_write)
