@@ -1,5 +1,7 @@
-"""One conversation turn: store the elder's words, recall, decide whether the model may answer,
-generate, check the style, store the reply with the memories it drew on."""
+"""One conversation turn: store the elder's words, read what the elder is doing, and hand the
+turn to its handler. Code decides what is said about the elder's life (the memory turned to
+face them, the words of care); the model only phrases what is left, and every sentence it
+writes is checked before the elder sees it."""
 
 from __future__ import annotations
 
@@ -15,20 +17,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from companion.asked_reminders import Asked, asked_reminder
+from companion.asked_reminders import Asked
 from companion.intent import (
+    Reading,
     asked_slots,
-    asks_about_own_past,
-    asks_how_known,
     is_question,
     named_people,
     named_relations,
+    read_turn,
     slots_held,
 )
 from companion.persona import Voice, voice
 from companion.reminding import acknowledge, clock, reminder_title
 from companion.signals import care_reply, observe
-from companion.style import StyleGuard, join_sentences
+from companion.style import StyleGuard, join_sentences, keep_written
 from memory import store
 from memory.access import ElderScope
 from memory.db import session_scope
@@ -81,7 +83,14 @@ class Turn:
     # "answer" (the model), "not_known" (the gate), "source" (how it knows), "reminder_done",
     # "reminder_set" (the elder asked for a reminder), "care" (a fall, talk of self-harm)
     kind: str
+    reading: Reading | None = None
     prompt: list[BaseMessage] = field(default_factory=list)
+    # Said by code before the model (the memory turned to face the elder, words of care); the
+    # model adds at most `model_sentences`, checked against `note` and the elder's message.
+    lead: list[str] = field(default_factory=list)
+    model_sentences: int = 3
+    note: str = ""
+    fallback: list[str] = field(default_factory=list)  # when none of the model's words pass
     fixed_reply: str | None = None
     fixed_memory_ids: list[int] = field(default_factory=list)
     recalled: list[Hit] = field(default_factory=list)
@@ -123,12 +132,67 @@ def _second_person(text: str, language: str) -> str:
         "i'm": "you're", "i've": "you've", "i'd": "you'd", "i'll": "you'll", "am": "are",
         "we": "you", "our": "your", "us": "you",
     }  # fmt: skip
-    return re.sub(
+    text = re.sub(
         r"\b(?:i'm|i've|i'd|i'll|i|me|my|mine|myself|am|we|our|us)\b",
         lambda m: swaps[m.group(0).lower()],
-        text,
+        text.replace("\u2019", "'"),
         flags=re.IGNORECASE,
     )
+    return re.sub(r"\byou was\b", "you were", text)
+
+
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？!?])|(?<!\bSt\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<=\.)\s+"
+)
+_CLAUSE_CUT = re.compile(r"(?<=[，,；;])")
+
+
+def _answering_part(memory_text: str, question: str) -> str:
+    """The sentence of a memory that answers the question (the one sharing most of its words
+    and slots), cut to its clauses that do when it is long."""
+    asked = set(query_terms(question))
+    slots = asked_slots(question)
+
+    def score(part: str) -> tuple[int, int]:
+        return (len(slots & slots_held(part)) + len(asked & set(terms(part))), -len(part))
+
+    parts = [p.strip() for p in _SENTENCE_END.split(memory_text) if p and p.strip()]
+    best = max(parts, key=score) if parts else memory_text.strip()
+    long = len(CJK.findall(best)) > 40 or (not CJK.search(best) and len(best.split()) > 28)
+    if long:
+        clauses = [c for c in _CLAUSE_CUT.split(best) if c.strip()]
+        i = max(range(len(clauses)), key=lambda k: score(clauses[k]))
+        best = "".join(clauses[max(0, i - 1) : i + 1]).strip().rstrip("，,；;")
+    return best
+
+
+_TIME_LEAD_ZH = re.compile(
+    r"^(?:今天|昨天|前天|剛才|刚才|早上|上午|中午|下午|晚上|今早|今晚|那天)+"
+)
+_SUBJECT_ZH = re.compile(r"^(?:我們|我们|我)")
+
+
+def _topic(text: str, language: str) -> str | None:
+    """A few of the elder's own words for what they told: 去公園散步, your aunt's cottage."""
+    if language.startswith("zh"):
+        clause = re.split(r"[，,。.!！？?；;]", text.strip())[0]
+        for _ in range(2):
+            clause = _SUBJECT_ZH.sub("", _TIME_LEAD_ZH.sub("", clause))
+        clause = re.sub(r"^(?:都|也|就|又|還|还|常常|每天)", "", clause)
+        if 2 <= len(clause) <= 10 and CJK.fullmatch(clause[0]):
+            return clause
+        return None
+    found = re.search(
+        r"\b(?:my|our) ((?:[a-z]+'s )?[a-z]+(?: [a-z]+)?)", text.replace("\u2019", "'")
+    )
+    if found:
+        return "your " + found.group(1)
+    return None
+
+
+def _your(relation: str, language: str) -> str:
+    """ "先生" as the elder's own: 您先生, your husband."""
+    return f"您{relation}" if language.startswith("zh") else f"your {relation}"
 
 
 class Companion:
@@ -202,17 +266,96 @@ class Companion:
             )
             return turn
 
-        asked = asked_reminder(text, message.said_at.astimezone(zone(scope.elder_timezone)))
-        if asked is not None:  # "提醒我明天下午三點去看醫生"
-            turn.kind = "reminder_set"
-            turn.fixed_reply = self._set_reminder(session, scope, asked, turn.voice)
-            session.commit()
-            return turn
+        reading = read_turn(text, message.said_at.astimezone(zone(scope.elder_timezone)))
+        turn.reading = reading
+        handler = {
+            "reminder_request": self._reminder_request,
+            "how_known": self._explain_source,
+            "today": self._today,
+            "recall": self._recall_answer,
+        }.get(reading.kind, self._converse)
+        handler(session, scope, turn)
+        return turn
 
-        if asks_how_known(text):
-            self._explain_source(session, scope, turn)
-            return turn
+    # --- one handler for each kind of turn ----------------------------------------------------
 
+    def _reminder_request(self, session: Session, scope: ElderScope, turn: Turn) -> None:
+        """ "提醒我明天下午三點去看醫生": set, in code."""
+        assert turn.reading is not None and turn.reading.reminder is not None
+        turn.kind = "reminder_set"
+        turn.fixed_reply = self._set_reminder(session, scope, turn.reading.reminder, turn.voice)
+        session.commit()
+
+    def _today(self, session: Session, scope: ElderScope, turn: Turn) -> None:
+        """The date, the weather the family set and today's reminders: from code, never guessed."""
+        from companion.proactive import _greeting
+
+        v = turn.voice
+        local = turn.elder_message.said_at.astimezone(zone(scope.elder_timezone))
+        weekday = v.say("weekdays").split(",")[local.weekday()]
+        parts = [v.say("today_is", date=v.date(local.date()), weekday=weekday)]
+        elder = session.get(Elder, scope.elder_id)
+        assert elder is not None
+        greeting = _greeting(local.date(), v)(session, elder)
+        rest = greeting.removeprefix(v.say("greeting", date=v.date(local.date())))
+        rest = rest.removesuffix(v.say("greeting_end")).strip()
+        if rest:
+            parts.append(rest)
+        turn.fixed_reply = join_sentences(parts, v.language)
+
+    def _recall_answer(self, session: Session, scope: ElderScope, turn: Turn) -> None:
+        """A question about the elder's own past: the supporting memory turned to face them,
+        built in code; the gate says kindly that it does not know when nothing supports it."""
+        self._recall(session, scope, turn)
+        if not turn.supported:
+            turn.kind = "not_known"
+            turn.fixed_reply = turn.voice.say("not_known")
+            return
+        core = self._facing(turn.supported[0], turn)
+        turn.lead = [core]
+        turn.model_sentences = 1
+        turn.fallback = []
+        self._finish_prompt(session, scope, turn, turn.voice.say("hint_recall", said=core))
+
+    def _converse(self, session: Session, scope: ElderScope, turn: Turn) -> None:
+        """A share, a feeling, pain or small talk: words of care from code where they are due,
+        then what the model says, checked."""
+        reading = turn.reading
+        assert reading is not None
+        v = turn.voice
+        self._recall(session, scope, turn)
+        if reading.kind == "feeling":
+            who = reading.names[0] if reading.names else None
+            if reading.feeling == "grief":
+                if who is None and reading.relation:
+                    who = _your(reading.relation, v.language)
+                turn.lead = [v.say("grief_named", who=who) if who else v.say("grief")]
+            else:
+                turn.lead = [v.say(reading.feeling or "joy")]
+            turn.model_sentences = 1
+            hint = v.say("hint_care", said=join_sentences(turn.lead, v.language))
+        elif reading.kind == "unwell":
+            part = reading.body_part
+            turn.lead = [v.say("pain_named", part=part) if part else v.say("pain")]
+            turn.fallback = [v.say("pain_family")]
+            turn.model_sentences = 1
+            hint = v.say("hint_care", said=join_sentences(turn.lead, v.language))
+        elif reading.kind == "share":
+            topic = _topic(reading.text, v.language)
+            thanks = v.say("share_topic", topic=topic) if topic else v.say("share")
+            turn.fallback = [thanks, v.say("share_question")]
+            turn.model_sentences = 2
+            hint = v.say("hint_share")
+        else:
+            turn.fallback = [v.say("small_talk")]
+            turn.model_sentences = 2
+            hint = v.say("hint_small_talk")
+        turn.lead = [self._written(s, turn) for s in turn.lead]
+        self._finish_prompt(session, scope, turn, hint)
+
+    def _recall(self, session: Session, scope: ElderScope, turn: Turn) -> None:
+        """The memories that bear on the elder's words, and those that can ground an answer."""
+        text = turn.elder_message.text
         started = time.perf_counter()
         self._catch_up_index(scope.elder_id)
         result = search(
@@ -222,7 +365,7 @@ class Companion:
             Query(
                 text=text,
                 k=self.grounding.recall_k,
-                until=message.said_at,
+                until=turn.elder_message.said_at,
                 roles=(MessageRole.elder.value, MessageRole.family.value),
             ),
         )
@@ -237,18 +380,45 @@ class Companion:
         # Confirmed facts first, then the elder's words, then what is not yet confirmed.
         hits.sort(key=lambda h: _PREFERENCE.get(h.memory.status, 1))
         turn.recalled = [h for h in hits if self._relevant(text, h)]
-        turn.supported = [h for h in turn.recalled if self._supports(text, h)]
+        if turn.reading is not None and turn.reading.kind == "recall":
+            turn.supported = [h for h in turn.recalled if self._supports(text, h)]
         turn.timings["retrieval_ms"] = _ms(started)
 
-        if asks_about_own_past(text) and not turn.supported:
-            turn.kind = "not_known"
-            turn.fixed_reply = turn.voice.say("not_known")
-            return turn
-
+    def _finish_prompt(self, session: Session, scope: ElderScope, turn: Turn, hint: str) -> None:
         started = time.perf_counter()
-        turn.prompt = self._prompt(session, scope, turn)
+        turn.note = "\n".join(
+            [h.memory.text for h in turn.recalled]
+            + [*turn.lead, self._profile_words(session, scope)]
+        )
+        turn.prompt = self._prompt(session, scope, turn, hint)
         turn.timings["prompt_ms"] = _ms(started)
-        return turn
+
+    def _profile_words(self, session: Session, scope: ElderScope) -> str:
+        profile = session.get(Profile, scope.elder_id)
+        if profile is None or not profile.sections:
+            return ""
+        return "\n".join(t for texts in profile.sections.values() for t in texts)
+
+    def _written(self, sentence: str, turn: Turn) -> str:
+        """In the elder's script, with the elder's own spelling of the words they wrote."""
+        grounds = "\n".join([turn.elder_message.text, *(h.memory.text for h in turn.recalled)])
+        return keep_written(turn.voice.in_script(sentence), grounds)
+
+    def _facing(self, hit: Hit, turn: Turn) -> str:
+        """The memory that answers, turned to face the elder: what it says and nothing more."""
+        memory = hit.memory
+        language = turn.voice.language
+        text = _answering_part(memory.text, turn.elder_message.text)
+        if memory.role == MessageRole.elder.value:
+            text = _second_person(text, memory.language or language)
+            if language == "en":
+                text = text[:1].upper() + text[1:]
+        else:
+            speaker = memory.speaker or turn.voice.say("family_word")
+            text = turn.voice.say("family_said", speaker=speaker, words=text)
+        if not re.search(r"[。！？.!?」”\"]$", text):
+            text += "。" if language.startswith("zh") else "."
+        return self._written(text, turn)
 
     def _set_reminder(self, session: Session, scope: ElderScope, asked: Asked, v: Voice) -> str:
         if asked.at is None:
@@ -357,7 +527,9 @@ class Companion:
                 history.append(AIMessage(content=text))
         return history
 
-    def _prompt(self, session: Session, scope: ElderScope, turn: Turn) -> list[BaseMessage]:
+    def _prompt(
+        self, session: Session, scope: ElderScope, turn: Turn, hint: str = ""
+    ) -> list[BaseMessage]:
         """The persona first, unchanged from turn to turn, so the embedded model keeps it read."""
         lines = [self._memory_line(h, turn, scope.elder_timezone) for h in turn.recalled]
         today = turn.voice.date(
@@ -368,6 +540,8 @@ class Companion:
             memories="\n".join(lines) or turn.voice.say("no_memories"),
             message=turn.elder_message.text,
         )
+        if hint:
+            body += "\n" + hint
         # The elder's words go in as they were said, so that next turn's history repeats this
         # turn's prompt exactly and llama.cpp reuses it; memories go in a note just before.
         # The profile changes once a night: after the persona, it stays in the reused prefix.
@@ -451,35 +625,58 @@ class Companion:
     # --- the reply -----------------------------------------------------------------------
 
     def sentences(self, turn: Turn, guard: StyleGuard) -> Iterator[str]:
-        """The reply, a checked sentence at a time. Raises LLMUnavailable (in the elder's
-        language) when the model cannot answer; nothing is yielded then."""
+        """The reply, a checked sentence at a time: what code says first, then the model's
+        sentences that pass the checks, or a template when none does. Raises LLMUnavailable
+        (in the elder's language) when the model cannot answer and code had nothing to say;
+        nothing is yielded then."""
         if turn.fixed_reply is not None:
             yield turn.fixed_reply
             return
         started = time.perf_counter()
-        first = True
+        reading = turn.reading
+        guard.ground(
+            message=turn.elder_message.text,
+            note=turn.note,
+            said=tuple(turn.lead),
+            grief=reading is not None and reading.feeling == "grief",
+            most=turn.model_sentences,
+        )
+        if turn.lead:
+            turn.timings["first_sentence_ms"] = _ms(started)
+            yield from turn.lead
+        first = not turn.lead
+        said_by_model = 0
         try:
-            for chunk in self.model.stream(turn.prompt):
-                turn.timings.setdefault("first_token_ms", _ms(started))
-                for sentence in guard.feed(str(chunk.content)):
-                    if first:
-                        turn.timings["first_sentence_ms"] = _ms(started)
-                        first = False
-                    yield sentence
-                if guard.full:
-                    break
-        except LLMUnavailable as exc:
-            log.error("The language model is unavailable: %s", exc.message)
-            raise LLMUnavailable(turn.voice.say("resting")) from exc
-        except (
-            Exception
-        ) as exc:  # any failure of the model or its server: the elder sees one sentence
-            log.error("The language model failed: %s: %s", type(exc).__name__, exc)
-            raise LLMUnavailable(turn.voice.say("resting")) from exc
+            if not guard.full:
+                for chunk in self.model.stream(turn.prompt):
+                    turn.timings.setdefault("first_token_ms", _ms(started))
+                    for sentence in guard.feed(str(chunk.content)):
+                        if first:
+                            turn.timings["first_sentence_ms"] = _ms(started)
+                            first = False
+                        said_by_model += 1
+                        yield sentence
+                    if guard.full or sum(guard.repairs.values()) >= 4:
+                        break
+        except Exception as exc:  # the model or its server failed
+            if isinstance(exc, LLMUnavailable):
+                log.error("The language model is unavailable: %s", exc.message)
+            else:
+                log.error("The language model failed: %s: %s", type(exc).__name__, exc)
+            if not turn.lead:  # the elder sees one sentence
+                raise LLMUnavailable(turn.voice.say("resting")) from exc
+            guard.finish()
+            turn.timings["generation_ms"] = _ms(started)
+            return
         rest = guard.finish()
-        if first and not rest:
-            guard.repairs["empty_reply"] += 1
-            rest = [turn.voice.say("fallback")]
+        said_by_model += len(rest)
+        if not said_by_model:  # none of the model's words passed: a template instead
+            fallback = turn.fallback[: turn.model_sentences] if turn.lead else turn.fallback
+            if not turn.lead and not fallback:
+                fallback = [turn.voice.say("fallback")]
+            if fallback:
+                guard.replace()
+            rest = [self._written(s, turn) for s in fallback]
         yield from rest
         turn.timings["generation_ms"] = _ms(started)
 

@@ -147,10 +147,10 @@ def test_the_reply_follows_the_script_the_elder_wrote_in(chat_app, world):
 
 def test_a_reply_that_would_make_the_elder_feel_forgetful_is_repaired(chat_app, world):
     client, app = chat_app
-    script(app, "您還記得嗎?美玲昨天來過。您喜歡她來嗎?要不要打電話給她?")
+    script(app, "您還記得嗎?您喜歡安靜嗎?要不要打電話給家人?")
     reply = _say(client, world.a, "今天好安靜")
     assert "記得" not in reply["reply"]
-    assert reply["reply"].count("?") <= 1
+    assert reply["reply"] == "您喜歡安靜嗎?"
     assert reply["repairs"]["forgetful_phrasing"] == 1
     assert reply["repairs"]["second_question"] == 1
 
@@ -189,8 +189,10 @@ def test_both_turns_are_kept_with_the_memories_the_reply_drew_on(chat_app, world
         ("elder", "我女兒叫美玲,她每個星期天來看我。"),
         ("companion", "好的。"),
         ("elder", "誰星期天來看我?"),
-        ("companion", "美玲每個星期天來看您。"),
+        # The memory turned to face the elder, by code; the model's restatement is not repeated.
+        ("companion", "您女兒叫美玲,她每個星期天來看您。"),
     ]
+    assert answer["repairs"] == {"said_twice": 1}
     assert items[3]["used_memory_ids"] == answer["used_memory_ids"]
     assert items[1]["used_memory_ids"] == []
     assert told["message_id"] == items[0]["id"]
@@ -306,7 +308,7 @@ def test_an_openai_style_client_talks_with_the_elders_token(chat_app, world):
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-    assert text == "美玲每個星期天來看您。"
+    assert text == "您女兒叫美玲,她每個星期天來看您。"
 
     # Only the newest user message was stored: the client's copy of the history was not.
     items = client.get(
@@ -316,7 +318,7 @@ def test_an_openai_style_client_talks_with_the_elders_token(chat_app, world):
         "我女兒叫美玲,她每個星期天來看我。",
         "好的。",
         "誰星期天來看我?",
-        "美玲每個星期天來看您。",
+        "您女兒叫美玲,她每個星期天來看您。",
     ]
     assert items[3]["used_memory_ids"]
 
@@ -437,3 +439,190 @@ def test_the_companion_is_given_the_profile(chat_app, engine, world):
     persona = model.prompts[-1][0].content
     assert "女兒美玲每個星期天來看她" in persona
     assert persona.index("關於長輩") > persona.index("智安")
+
+
+# --- code decides what is said about the elder's life; the model only phrases ----------------
+
+
+def _reply(client, app, household, text: str, *scripted: str) -> dict:
+    script(app, *scripted)
+    return _say(client, household, text)
+
+
+def test_an_echoing_model_is_replaced_by_an_acknowledgement_in_the_second_person(chat_app, world):
+    client, app = chat_app
+    told = "今天早上我去公園散步，看到很多人在跳舞。"
+    reply = _reply(client, app, world.a, told, told)
+    assert reply["reply"] != told
+    assert told not in reply["reply"]
+    assert "您" in reply["reply"] and "公園散步" in reply["reply"]
+    assert reply["repairs"]["echo"] == 1
+    assert reply["repairs"]["replaced_by_template"] == 1
+
+
+def test_grief_gets_words_of_care_and_the_model_never_misses_him_itself(chat_app, world):
+    client, app = chat_app
+    reply = _reply(
+        client, app, world.a, "我先生阿德前年過世了，我常常想他。", "阿德前年過世了，我常常想他。"
+    )
+    assert "阿德" in reply["reply"] and "想念" in reply["reply"]
+    assert "我常常想他" not in reply["reply"]
+    assert reply["repairs"]["echo"] == 1
+
+
+def test_grief_is_never_told_to_cheer_up(chat_app, world):
+    client, app = chat_app
+    reply = _reply(
+        client, app, world.b, "My husband Tom passed away last spring.", "Cheer up, it will pass!"
+    )
+    assert "Tom" in reply["reply"] and "sorry" in reply["reply"]
+    assert "Cheer up" not in reply["reply"]
+    assert reply["repairs"]["cheer_up_after_loss"] == 1
+
+
+def test_pain_gets_care_and_no_promise_of_physical_help(chat_app, world):
+    client, app = chat_app
+    reply = _reply(
+        client,
+        app,
+        world.a,
+        "今天膝蓋很痛，走路都不太舒服。",
+        "我可以幫您做一些簡單的運動來舒緩疼痛。",
+    )
+    assert "膝蓋" in reply["reply"] and "辛苦" in reply["reply"]
+    assert "幫您做" not in reply["reply"]
+    assert reply["repairs"]["physical_promise"] == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "fact", "question", "first_person", "facing"),
+    [
+        (
+            "zh-Hant",
+            "我禮拜二早上都去廟裡拜拜。",
+            "我禮拜二早上都去哪裡？",
+            "我禮拜二早上都去廟裡拜拜。",
+            "您禮拜二早上都去廟裡拜拜。",
+        ),
+        (
+            "zh-Hans",
+            "我年轻时在东北的国营工厂当会计。",
+            "我年轻时是做什么工作的？",
+            "我年轻时在东北的国营工厂当会计。",
+            "您年轻时在东北的国营工厂当会计。",
+        ),
+        (
+            "en",
+            "I was a nurse at St. Mary's hospital for forty years.",
+            "What was my job?",
+            "I was a nurse at St. Mary's hospital.",
+            "You were a nurse at St. Mary's hospital for forty years.",
+        ),
+    ],
+)
+def test_recall_is_the_memory_turned_to_face_the_elder(
+    chat_app, world, language, fact, question, first_person, facing
+):
+    client, app = chat_app
+    household = world.b if language == "en" else world.a
+    script(app, "OK.")
+    _say(client, household, fact)
+    reply = _reply(client, app, household, question, first_person)
+    assert reply["kind"] == "answer", reply
+    assert reply["reply"].startswith(facing)
+    assert first_person not in reply["reply"]
+    assert reply["used_memory_ids"]
+
+
+def test_a_distorting_model_cannot_change_every_sunday_into_every_day(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。")
+    _say(client, world.a, "我女兒叫美玲，她每個星期天來看我。")
+    reply = _reply(client, app, world.a, "誰星期天來看我？", "您的女兒美玲，每天都很來看您。")
+    assert "每個星期天" in reply["reply"]
+    assert "每天" not in reply["reply"]
+
+
+def test_a_shared_memory_in_the_past_tense_is_not_taken_for_a_question(chat_app, world):
+    client, app = chat_app
+    reply = _reply(
+        client,
+        app,
+        world.b,
+        "When I was a girl we spent every summer at my aunt's cottage by the sea.",
+        "What a lovely memory. What did you like best about the sea?",
+    )
+    assert reply["kind"] == "answer"
+    assert reply["reply"] != voice("en").say("not_known")
+    assert reply["reply"] == "What a lovely memory. What did you like best about the sea?"
+
+
+@pytest.mark.parametrize(
+    "told",
+    ["我年輕的時候在台南的紡織廠做女工，那時候很辛苦。", "我先生叫阿雄，他三年前過世了。"],
+)
+def test_a_refusing_model_is_replaced(chat_app, world, told):
+    client, app = chat_app
+    reply = _reply(client, app, world.a, told, "很抱歉，我不能提供關於您的個人經歷的詳細信息。")
+    assert "抱歉" not in reply["reply"] and "信息" not in reply["reply"]
+    assert reply["repairs"]["refusal"] == 1
+    assert "您" in reply["reply"]
+
+
+def test_a_model_inventing_a_school_is_never_heard(chat_app, world):
+    client, app = chat_app
+    model = script(app, "您小學是讀台南市中正區的國立中正高中。")
+    gated = _say(client, world.a, "我小學是讀哪一間？")
+    assert gated["kind"] == "not_known"
+    assert model.prompts == []  # the gate: the model was never asked
+    # Told something else, a model that adds a school of its own is repaired.
+    reply = _reply(
+        client,
+        app,
+        world.a,
+        "我以前很喜歡讀書，常常去圖書館。",
+        "您小學是讀台南市中正區的國立中正高中。您最喜歡讀什麼書呢？",
+    )
+    assert "中正" not in reply["reply"]
+    assert reply["reply"] == "您最喜歡讀什麼書呢？"
+    assert reply["repairs"]["invented_detail"] == 1
+
+
+def test_the_elders_own_characters_survive_script_conversion(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。")
+    _say(client, world.a, "我以前最喜歡吃虱目魚粥。")
+    reply = _reply(client, app, world.a, "我以前最喜歡吃什麼？", "虱目魚粥真好吃。")
+    assert "虱目魚粥" in reply["reply"]
+    assert "蝨" not in reply["reply"]
+
+
+def test_repairs_are_counted_for_metrics(chat_app, world):
+    from companion.style import repair_counts
+
+    client, app = chat_app
+    before = repair_counts().get("refusal", 0)
+    _reply(
+        client,
+        app,
+        world.b,
+        "I baked bread with my grandson today.",
+        "I'm sorry, but I can't help.",
+    )
+    assert repair_counts()["refusal"] == before + 1
+
+
+def test_when_code_has_answered_a_resting_model_costs_nothing(chat_app, world):
+    client, app = chat_app
+    app.state.companion.model = RestingModel(responses=["x"])
+    reply = _say(client, world.a, "今天膝蓋很痛。")
+    assert "膝蓋" in reply["reply"]
+
+
+def test_today_is_answered_from_the_calendar(chat_app, world):
+    client, app = chat_app
+    model = script(app, "今天是1999年1月1日。")
+    reply = _say(client, world.a, "今天幾號？")
+    today = datetime.now(ZoneInfo("Asia/Taipei")).date()
+    assert voice("zh-Hant").date(today) in reply["reply"]
+    assert model.prompts == []

@@ -109,3 +109,62 @@ def test_each_person_a_question_names_counts_once_with_all_it_can_mean():
     [brother] = named_people("my brother Tom")
     [older] = named_people("我哥哥")
     assert older < brother  # "brother" may be 哥哥 or 弟弟; 哥哥 is only 哥哥
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("今天早上我去公園散步，看到很多人在跳舞。", "share"),
+        ("我年輕的時候在台南的紡織廠做女工，那時候很辛苦。", "share"),
+        ("When I was a girl we spent every summer at my aunt's cottage by the sea.", "share"),
+        ("我孙子昨天考上大学了，全家都去吃饭庆祝。", "share"),
+        ("孙子考上大学了，我好开心！", "feeling"),
+        ("我先生阿德前年過世了，我常常想他。", "feeling"),
+        ("My husband Tom passed away last spring.", "feeling"),
+        ("我一个人在家，好寂寞。", "feeling"),
+        ("今天膝蓋很痛，走路都不太舒服。", "unwell"),
+        ("My back hurts this morning.", "unwell"),
+        ("你好", "small_talk"),
+        ("Good morning!", "small_talk"),
+        ("我禮拜二早上都去哪裡？", "recall"),
+        ("我小學是讀哪一間？", "recall"),
+        ("What was my job?", "recall"),
+        ("你怎麼知道的？", "how_known"),
+        ("今天幾號？", "today"),
+        ("What's the weather like today?", "today"),
+        ("提醒我明天下午三點去看醫生", "reminder_request"),
+        ("Remind me to call Mary tomorrow at 3pm", "reminder_request"),
+    ],
+)
+def test_each_turn_is_read_once_as_what_the_elder_is_doing(text, kind):
+    from datetime import datetime
+
+    from companion.intent import read_turn
+
+    assert read_turn(text, datetime(2026, 3, 2, 10, 0)).kind == kind
+
+
+def test_a_turn_reading_names_the_people_and_the_body_part_as_written():
+    from companion.intent import read_turn
+
+    grief = read_turn("我先生阿德前年過世了，我常常想他。")
+    assert (grief.feeling, grief.names, grief.relation) == ("grief", ("阿德",), "先生")
+    assert read_turn("今天膝蓋很痛").body_part == "膝蓋"
+    assert read_turn("I miss my husband Tom so much.").names == ("Tom",)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "grounds", "invented"),
+    [
+        ("您小學是讀台南市中正區的國立中正高中。", "我小學是讀哪一間？", True),
+        ("您的女兒美玲每天來看您。", "我女兒叫美玲，她每個星期天來看我。", True),
+        ("美玲每個星期天來看您。", "我女兒叫美玲，她每個星期天來看我。", False),
+        ("您今天去公園散步，真好。", "今天早上我去公園散步。", False),
+        ("Your son Peter lives in York.", "My daughter Susan lives in Leeds.", True),
+        ("Susan phones you every Friday.", "Susan phones me every Friday.", False),
+    ],
+)
+def test_details_a_reply_may_only_repeat(sentence, grounds, invented):
+    from companion.intent import unsupported_details
+
+    assert bool(unsupported_details(sentence, grounds)) is invented

@@ -120,3 +120,57 @@ def test_two_questions_without_a_space_and_questions_without_a_mark():
 def test_a_title_does_not_end_a_sentence():
     out, _ = _run("en", "Mr. Chen called. He will come on Sunday. ")
     assert out == ["Mr. Chen called.", "He will come on Sunday."]
+
+
+@pytest.mark.parametrize(
+    ("message", "note", "model", "problem"),
+    [
+        (
+            "今天早上我去公園散步，看到很多人在跳舞。",
+            "",
+            "今天早上我去公園散步，看到很多人在跳舞。",
+            "echo",
+        ),
+        ("我先生阿德前年過世了，我常常想他。", "", "阿德前年過世了，我常常想他。", "echo"),
+        (
+            "我以前喜歡什麼菜？",
+            "我以前最喜歡吃虱目魚粥。",
+            "我以前最喜歡吃虱目魚粥。",
+            "first_person_claim",
+        ),
+        (
+            "What was my job?",
+            "I was a nurse at St. Mary's hospital.",
+            "I was a nurse at St. Mary's hospital.",
+            "first_person_claim",
+        ),
+        ("我先生叫阿雄。", "", "很抱歉，我不能提供關於您的個人經歷的詳細信息。", "refusal"),
+        ("I feel tired.", "", "As an AI language model, I cannot feel tired.", "refusal"),
+        ("今天膝蓋很痛。", "", "我可以幫您做一些簡單的運動來舒緩疼痛。", "physical_promise"),
+        ("My knee hurts.", "", "I'll bring you an ice pack.", "physical_promise"),
+        ("我小學是讀哪一間？", "", "您小學是讀台南市中正區的國立中正高中。", "invented_detail"),
+    ],
+)
+def test_the_reply_checker_drops_what_must_not_be_said(message, note, model, problem):
+    v = voice("en" if message.isascii() else "zh-Hant")
+    guard = StyleGuard(v)
+    guard.ground(message=message, note=note)
+    assert guard.feed(model + " ") + guard.finish() == []
+    assert guard.repairs[problem] == 1
+
+
+def test_a_kind_sentence_passes_the_checker():
+    guard = StyleGuard(voice("zh-Hant"))
+    guard.ground(message="今天早上我去公園散步，看到很多人在跳舞。", note="")
+    assert guard.feed("您今天去公園散步，真有精神。跳舞的人多嗎？") + guard.finish() == [
+        "您今天去公園散步，真有精神。",
+        "跳舞的人多嗎？",
+    ]
+
+
+def test_the_elders_own_characters_are_kept_through_script_conversion():
+    from companion.style import keep_written
+
+    converted = voice("zh-Hant").in_script("您以前最喜歡吃虱目魚粥。")
+    assert keep_written(converted, "我以前最喜歡吃虱目魚粥。") == "您以前最喜歡吃虱目魚粥。"
+    assert keep_written("臺南很熱。", "我住在台南") == "台南很熱。"
