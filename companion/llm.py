@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,47 @@ def _as_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
 
+class YieldedToChat(LLMUnavailable):
+    """Background work (fact extraction, the second look, digests) stopped so that the elder
+    does not wait: its messages stay pending and the next round reads them again."""
+
+
+class ChatFirstLock:
+    """One generation at a time, and the elder first: a chat turn goes before any background
+    work that is waiting, and background work that is generating stops at its next token."""
+
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._busy = False
+        self._chats_waiting = 0
+
+    @property
+    def chat_waiting(self) -> bool:
+        return self._chats_waiting > 0
+
+    @contextmanager
+    def hold(self, *, chat: bool) -> Iterator[None]:
+        with self._free:
+            self._chats_waiting += chat
+            try:
+                while self._busy or (not chat and self._chats_waiting):
+                    self._free.wait()
+            finally:
+                self._chats_waiting -= chat
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._free:
+                self._busy = False
+                self._free.notify_all()
+
+
 class LlamaCppChat(BaseChatModel):
     """A GGUF model run by llama.cpp in this process: loaded once, lazily; one generation at a
-    time, and never reset between turns, so a prompt that begins the same way is not read again."""
+    time, and never reset between turns, so a prompt that begins the same way is not read again.
+    Streaming is the elder's chat and goes first; a whole answer (`invoke`) is background work
+    and yields to a chat turn (see ChatFirstLock)."""
 
     model_title: str = "local GGUF model"
     n_ctx: int = 8192
@@ -39,7 +78,7 @@ class LlamaCppChat(BaseChatModel):
     temperature: float = 0.3
     _locate: Callable[[], Path] = PrivateAttr()
     _llama: Any = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _lock: ChatFirstLock = PrivateAttr(default_factory=ChatFirstLock)
     _load_error: str | None = PrivateAttr(default=None)
 
     def __init__(self, locate: Callable[[], Path], **kwargs: Any) -> None:
@@ -96,7 +135,7 @@ class LlamaCppChat(BaseChatModel):
         return llama
 
     def load(self) -> None:
-        with self._lock:
+        with self._lock.hold(chat=False):
             self._model()
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -118,11 +157,17 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._lock:
-            answer = self._model().create_chat_completion(
-                messages=_as_dicts(messages), **self._params(stop, kwargs)
+        pieces: list[str] = []
+        with self._lock.hold(chat=False):
+            stream = self._model().create_chat_completion(
+                messages=_as_dicts(messages), stream=True, **self._params(stop, kwargs)
             )
-        text = answer["choices"][0]["message"].get("content") or ""
+            for chunk in stream:
+                if self._lock.chat_waiting:
+                    stream.close()
+                    raise YieldedToChat("Background reading stopped for the elder's chat turn.")
+                pieces.append(chunk["choices"][0]["delta"].get("content") or "")
+        text = "".join(pieces)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def _stream(
@@ -132,7 +177,7 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._lock:
+        with self._lock.hold(chat=True):
             for chunk in self._model().create_chat_completion(
                 messages=_as_dicts(messages), stream=True, **self._params(stop, kwargs)
             ):
