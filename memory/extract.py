@@ -1,6 +1,9 @@
-"""Facts from conversation, with the configured language model, in the background: what the
-elder (or family, marked as such) said about the elder's life becomes typed facts with their
-sources, their time, and a confidence. The companion's words never do.
+"""Facts from conversation, in the background: what the elder (or family, marked as such) said
+about the elder's life becomes facts with their sources, their time, and a confidence. Rules
+read the common facts first, with no model (`memory.fact_rules`); the configured language
+model, when there is one, adds what the rules do not cover, and every fact it proposes passes
+the same checks (`memory.fact_checks`): no fact from a question, a greeting, thanks or the
+companion's words; each about the right person, in the words and the language it was said in.
 
 The model's answer is JSON checked against a schema (pydantic); a malformed answer is asked
 for again once, then recorded as a failed extraction, never silently taken as "no facts".
@@ -26,6 +29,8 @@ from sqlmodel import Session, select
 from memory import facts, timewords
 from memory.access import ElderScope, caller_for, elder_account, resolve_scope
 from memory.db import session_scope
+from memory.fact_checks import check_model_fact
+from memory.fact_rules import KIND_OF, FoundFact, People, extract_rules
 from memory.language import detect_language, in_script
 from memory.models import FACT_KINDS, Elder, ExtractionRun, Message, MessageRole, utcnow
 from memory.timeutil import zone
@@ -200,64 +205,143 @@ def _event_time(fact: ExtractedFact, message: Message, elder: Elder) -> datetime
     return resolved[0].start if resolved else None
 
 
-def extract_batch(
-    session: Session, model: BaseChatModel, elder_id: str, messages: Sequence[Message]
-) -> Outcome:
-    """Read one batch of an elder's messages for facts; the run is recorded either way."""
-    elder = session.get(Elder, elder_id)
-    assert elder is not None
-    scope = resolve_scope(session, caller_for(elder_account(session, elder_id)), elder_id)
-    run = ExtractionRun(elder_id=elder_id, message_ids=[m.id for m in messages], status="ok")
+def _model_reads(model: BaseChatModel | None) -> bool:
+    return model is not None and model._llm_type != "none"
+
+
+def _model_answer(
+    model: BaseChatModel, messages: Sequence[Message], run: ExtractionRun
+) -> Extraction | None:
+    """The model's facts, asked twice at most; None (and the run failed) when both answers
+    were malformed."""
     error: str | None = None
-    extraction: Extraction | None = None
     for attempt in (1, 2):
         run.attempts = attempt
         try:
-            extraction = _parse(_ask(model, messages, error))
-            break
+            return _parse(_ask(model, messages, error))
         except (ValueError, ValidationError) as exc:  # json.JSONDecodeError is a ValueError
             error = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "Fact extraction answer was malformed (attempt %d): %s", attempt, error[:200]
             )
-    outcome = Outcome(run=run)
-    if extraction is None:
-        run.status, run.error = "failed", error
+    run.status, run.error = "failed", error
+    return None
+
+
+def _keep(
+    session: Session,
+    scope: ElderScope,
+    outcome: Outcome,
+    draft: facts.FactDraft,
+    message: Message,
+) -> None:
+    remembered = facts.remember_fact(
+        session, scope, draft, sources=[message], author=facts.COMPANION
+    )
+    if remembered is None:
+        return
+    if remembered.action == "created":
+        outcome.created += 1
     else:
-        for found in extraction.facts:
-            if not 1 <= found.source <= len(messages):
-                continue
-            message = messages[found.source - 1]
-            if message.role not in (MessageRole.elder.value, MessageRole.family.value):
-                continue  # the companion's words are never facts about the elder
-            text = in_script(found.text.strip(), message.language)
-            language = detect_language(text, fallback=message.language or elder.language)
-            if (language == "en") != (message.language == "en"):
-                continue  # written in another language than it was said in
-            remembered = facts.remember_fact(
-                session,
-                scope,
-                facts.FactDraft(
-                    kind=found.type,
-                    text=text,
-                    subject=found.subject or facts.SELF,
-                    attribute=_attribute(found),
-                    value=found.value,
-                    event_time=_event_time(found, message, elder),
-                    confidence=found.confidence,
-                    language=message.language,
-                ),
-                sources=[message],
-                author=facts.COMPANION,
-            )
-            if remembered is None:
-                continue
-            if remembered.action == "created":
-                outcome.created += 1
-            else:
-                outcome.merged += 1
-            outcome.retired += len(remembered.retired)
-        run.facts = outcome.created + outcome.merged
+        outcome.merged += 1
+    outcome.retired += len(remembered.retired)
+
+
+# Slots whose time words say when it happened ("上個月搬到台北了"): a move retires the old
+# address from then.
+_TIMED = frozenset({"lives_in", "lived_in", "job", "workplace", "school", "died", "birth_year"})
+
+
+def _rule_draft(found: FoundFact, message: Message, elder: Elder) -> facts.FactDraft:
+    when = None
+    if found.attribute in _TIMED:
+        resolved = timewords.resolve(message.text, message.said_at, elder.timezone)
+        when = resolved[0].start if resolved else None
+    return facts.FactDraft(
+        kind=found.kind,
+        text=found.text,
+        subject=found.subject,
+        attribute=found.attribute,
+        value=found.value,
+        event_time=when,
+        confidence=0.9,
+        sensitive=found.sensitive,
+        language=message.language,
+    )
+
+
+def extract_batch(
+    session: Session,
+    model: BaseChatModel | None,
+    elder_id: str,
+    messages: Sequence[Message],
+    *,
+    rules: bool = True,
+) -> Outcome:
+    """Read one batch of an elder's messages for facts: the rules, then the model when there is
+    one (None, or `ZHIAN_LLM=none`: the rules alone); the run is recorded either way.
+    `rules=False` (for measuring the model alone) keeps only what the model proposes."""
+    elder = session.get(Elder, elder_id)
+    assert elder is not None
+    scope = resolve_scope(session, caller_for(elder_account(session, elder_id)), elder_id)
+    run = ExtractionRun(elder_id=elder_id, message_ids=[m.id for m in messages], status="ok")
+    outcome = Outcome(run=run)
+    people = People(relations=facts.known_people(session, scope))
+    read: dict[int, list[FoundFact]] = {}
+    for position, message in enumerate(messages, start=1):
+        if message.role not in (MessageRole.elder.value, MessageRole.family.value):
+            continue  # the companion's words are never facts about the elder
+        language = message.language or elder.language
+        read[position] = extract_rules(
+            message.text,
+            language,
+            people=people,
+            by_family=message.role == MessageRole.family.value,
+        )
+        if not rules:
+            read[position] = []
+        for found in read[position]:
+            _keep(session, scope, outcome, _rule_draft(found, message, elder), message)
+    extraction = _model_answer(model, messages, run) if _model_reads(model) else None
+    if not _model_reads(model):
+        run.attempts = 0
+    for proposed in extraction.facts if extraction else []:
+        if proposed.source not in read:
+            continue  # no such message, or the companion's
+        message = messages[proposed.source - 1]
+        language = message.language or elder.language
+        text = in_script(proposed.text.strip(), language)
+        if (detect_language(text, fallback=language) == "en") != (language == "en"):
+            continue  # written in another language than it was said in
+        verdict = check_model_fact(
+            subject=proposed.subject,
+            attribute=_attribute(proposed),
+            value=proposed.value,
+            text=text,
+            message_text=message.text,
+            language=language,
+            rule_facts=read[proposed.source],
+            people=people,
+            by_family=message.role == MessageRole.family.value,
+        )
+        if verdict.fact is None:
+            log.debug("A proposed fact was dropped (%s): %s", verdict.reason, proposed.text)
+            continue
+        kept = verdict.fact
+        read[proposed.source].append(kept)
+        draft = facts.FactDraft(
+            kind=KIND_OF.get(kept.attribute, proposed.type),
+            text=kept.text,
+            subject=kept.subject,
+            attribute=None if kept.attribute == "other" else kept.attribute,
+            value=kept.value,
+            event_time=_event_time(proposed, message, elder),
+            confidence=min(proposed.confidence, 0.8),
+            sensitive=kept.sensitive,
+            language=message.language,
+        )
+        _keep(session, scope, outcome, draft, message)
+    run.facts = outcome.created + outcome.merged
     for message in messages:
         message.extraction_pending = False
         session.add(message)
@@ -281,11 +365,12 @@ def _ready_elders(session: Session, now: datetime, quiet: timedelta) -> list[str
 
 def extract_pending(
     engine: sa.Engine,
-    model: BaseChatModel,
+    model: BaseChatModel | None,
     *,
     elder_id: str | None = None,
     quiet: timedelta = QUIET,
     now: datetime | None = None,
+    rules: bool = True,
 ) -> list[Outcome]:
     """Extract from what is pending, one batch per transaction, for elders who have paused."""
     outcomes = []
@@ -308,7 +393,7 @@ def extract_pending(
                     )
                     if not batch:
                         break
-                    outcomes.append(extract_batch(session, model, owner, batch))
+                    outcomes.append(extract_batch(session, model, owner, batch, rules=rules))
             except ModelUnreachable as exc:
                 # Not the answer's fault: the messages stay pending for the next round.
                 log.warning("Facts wait: the language model cannot be reached (%s)", exc)

@@ -30,8 +30,22 @@ from memory.models import (
 )
 
 # Slots that hold one value at a time: a new value retires the old one ("我搬到台北了").
+# Each is per subject: the son's move retires the son's old address, never the elder's.
 SINGLE_VALUED = frozenset(
-    {"name", "lives_in", "job", "spouse", "age", "marital_status", "school", "retired"}
+    {
+        "name",
+        "lives_in",
+        "job",
+        "workplace",
+        "spouse",
+        "age",
+        "marital_status",
+        "school",
+        "retired",
+        "relation",
+        "born_in",
+        "birth_year",
+    }
 )
 SELF = "self"
 
@@ -138,6 +152,16 @@ def _current_facts(session: Session, scope: ElderScope) -> list[Memory]:
             )
         )
     )
+
+
+def known_people(session: Session, scope: ElderScope) -> dict[str, str]:
+    """The people named so far and their relation to the elder ("志明": "兒子"), from the
+    current relation facts: so that "志明搬到台北了" is read as 志明's move."""
+    return {
+        fact.subject: fact.value
+        for fact in _current_facts(session, scope)
+        if fact.attribute == "relation" and fact.subject and fact.value
+    }
 
 
 def _same_slot(fact: Memory, draft: FactDraft) -> bool:

@@ -102,7 +102,7 @@ def test_only_the_elder_and_family_are_read_and_never_the_companion(client, engi
     model = FakeListChatModel(
         responses=[
             _facts_json(
-                {"type": "feeling", "text": "很想女兒", "source": 1},
+                {"type": "feeling", "text": "我很想她", "source": 1},
                 {
                     "type": "event",
                     "text": "以前是小學老師",
@@ -118,8 +118,9 @@ def test_only_the_elder_and_family_are_read_and_never_the_companion(client, engi
     outcomes = extract_pending(engine, model, now=_later())
     assert [len(o.run.message_ids) for o in outcomes] == [2]  # the companion's words were not sent
     facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
-    # English for a Chinese message, and a message that does not exist, are dropped.
-    assert sorted(f["text"] for f in facts) == ["以前是小學老師", "很想女兒"]
+    # English for a Chinese message, and a message that does not exist, are dropped; the job
+    # is read by the rules (the model's copy of it adds nothing) and written as a sentence.
+    assert sorted(f["text"] for f in facts) == ["您的工作是小學老師", "我很想她"]
     assert all(f["language"] != "en" for f in facts)
     assert {f["added_by"] for f in facts} == {"companion"}
     teacher = next(f for f in facts if f["value"] == "小學老師")
@@ -142,7 +143,9 @@ def test_a_malformed_answer_is_retried_then_recorded_as_failed(client, engine, w
     ).json()
     assert status["failed"] == 1 and status["ok"] == 0 and status["pending"] == 0
     assert status["failures"][0]["error"]
-    assert client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json() == []
+    # What the rules read is kept all the same.
+    kept = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
+    assert sorted(f["value"] for f in kept) == ["台南的糖廠", "會計"]
 
     # A good second answer is used.
     _say(client, a, "我年輕的時候在台南的糖廠當會計")
@@ -154,8 +157,8 @@ def test_a_malformed_answer_is_retried_then_recorded_as_failed(client, engine, w
                 {
                     "type": "event",
                     "text": "年輕時在台南的糖廠當會計",
-                    "attribute": "job",
-                    "value": "會計",
+                    "attribute": "event",
+                    "value": "我年輕的時候",
                     "source": 1,
                 }
             )
@@ -163,7 +166,9 @@ def test_a_malformed_answer_is_retried_then_recorded_as_failed(client, engine, w
         ]
     )
     [outcome] = extract_pending(engine, model, now=_later())
-    assert outcome.run.status == "ok" and outcome.run.attempts == 2 and outcome.created == 1
+    # The rules' two facts again (merged), and the model's event beside them.
+    assert outcome.run.status == "ok" and outcome.run.attempts == 2
+    assert (outcome.created, outcome.merged) == (1, 2)
 
 
 def test_time_words_are_resolved_against_when_they_were_said(client, engine, world):
@@ -182,14 +187,14 @@ def test_time_words_are_resolved_against_when_they_were_said(client, engine, wor
             _facts_json(
                 {
                     "type": "event",
-                    "text": "民國五十七年從台南搬到台北",
+                    "text": "民國五十七年我們從台南搬到台北",
                     "when": "民國五十七年",
                     "source": 1,
                 },
-                {"type": "event", "text": "二十歲的時候結婚", "when": "二十歲", "source": 2},
+                {"type": "event", "text": "我二十歲的時候結婚", "when": "二十歲", "source": 2},
                 {
                     "type": "event",
-                    "text": "上個禮拜二去看了醫生",
+                    "text": "上個禮拜二我去看了醫生",
                     "when": "上個禮拜二",
                     "source": 3,
                 },
@@ -199,9 +204,10 @@ def test_time_words_are_resolved_against_when_they_were_said(client, engine, wor
     extract_pending(engine, model, now=_later())
     facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
     when = {f["text"]: f["event_time"] for f in facts}
-    assert when["民國五十七年從台南搬到台北"].startswith("1967-12-31T16:00")  # 1968 in Taipei
-    assert when["二十歲的時候結婚"].startswith("1967-12-31T16:00")  # born 1948
-    assert when["上個禮拜二去看了醫生"].startswith("2026-11-09T16:00")  # Tue 10 Nov, Taipei
+    # The move is read by the rules; its time words date it.
+    assert when["您住在台北"].startswith("1967-12-31T16:00")  # 1968 in Taipei
+    assert when["我二十歲的時候結婚"].startswith("1967-12-31T16:00")  # born 1948
+    assert when["上個禮拜二我去看了醫生"].startswith("2026-11-09T16:00")  # Tue 10 Nov, Taipei
 
 
 def test_nothing_is_read_while_the_elder_is_still_talking(client, engine, world):
@@ -212,12 +218,30 @@ def test_nothing_is_read_while_the_elder_is_still_talking(client, engine, world)
     assert len(extract_pending(engine, model, now=_later())) == 1
 
 
-def test_an_unreachable_model_leaves_the_messages_waiting(client, engine, world):
+def test_with_no_model_the_rules_still_read_the_facts(client, engine, world):
     from companion.llm import NoModel
 
     a = world.a
     _say(client, a, "我住在台南")
-    assert extract_pending(engine, NoModel(), now=_later()) == []
+    [outcome] = extract_pending(engine, NoModel(), now=_later())
+    assert outcome.created == 1 and outcome.run.attempts == 0
+    facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
+    assert [(f["attribute"], f["value"], f["text"]) for f in facts] == [
+        ("lives_in", "台南", "您住在台南")
+    ]
+    status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
+    assert status.json() == {"pending": 0, "ok": 1, "failed": 0, "failures": []}
+
+
+class _Unreachable(FakeListChatModel):
+    def _call(self, *args, **kwargs) -> str:  # type: ignore[override]
+        raise ConnectionError("connection refused")
+
+
+def test_an_unreachable_model_leaves_the_messages_waiting(client, engine, world):
+    a = world.a
+    _say(client, a, "我住在台南")
+    assert extract_pending(engine, _Unreachable(responses=[]), now=_later()) == []
     status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
     assert status.json() == {"pending": 1, "ok": 0, "failed": 0, "failures": []}
 
@@ -306,3 +330,119 @@ def test_told_to_the_companion_in_chat(client, engine, world):
         f"/v1/elders/{a.elder_id}/memories/{tainan['id']}/history", headers=bearer(a.family_full)
     ).json()
     assert [e["action"] for e in history] == ["created", "merged", "retired"]
+
+
+def test_the_junk_a_small_model_returned_is_dropped(client, engine, world):
+    """Questions, a how-do-you-know, and third-person sentences, with the facts the bundled
+    model once took from them: only grounded statements about the right person are kept."""
+    a = world.a
+    for text in (
+        "What was my job?",
+        "My son David lives in Denver with his wife Karen.",
+        "Which town was I born in?",
+        "My granddaughter Lucy is studying music in Boston.",
+    ):
+        _say(client, a, text)
+    junk = _facts_json(
+        {"type": "event", "text": "My job", "attribute": "job", "value": "job", "source": 1},
+        {
+            "type": "relationship",
+            "text": "Spouse Karen",
+            "attribute": "spouse",
+            "value": "Karen",
+            "source": 2,
+        },
+        {
+            "type": "place",
+            "text": "Lives in town",
+            "attribute": "lives_in",
+            "value": "town",
+            "source": 3,
+        },
+        {
+            "type": "place",
+            "text": "Lives in Boston",
+            "attribute": "lives_in",
+            "value": "Boston",
+            "source": 4,
+        },
+        {"type": "event", "text": "学习", "attribute": "school", "value": "学习", "source": 4},
+    )
+    _say(client, a, "我兒子叫什麼名字？")
+    _say(client, a, "你怎麼知道的？")
+    _say(client, a, "My late husband Tom loved fishing on Lake Erie.")
+    _say(client, a, "我的老姐妹阿珠去年走了。")
+    junk_zh = _facts_json(
+        {
+            "type": "person",
+            "text": "兒子的名字",
+            "attribute": "name",
+            "value": "儿子的名字",
+            "source": 1,
+        },
+        {
+            "type": "event",
+            "text": "你怎麼知道的",
+            "attribute": "event",
+            "value": "知道",
+            "source": 2,
+        },
+        {
+            "type": "relationship",
+            "text": "Tom is a friend",
+            "attribute": "friend",
+            "value": "Lake Erie",
+            "source": 3,
+        },
+        {"type": "event", "text": "去世", "attribute": "event", "value": "去世", "source": 4},
+    )
+    extract_pending(engine, FakeListChatModel(responses=[junk, junk_zh]), now=_later())
+    facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.guardian)).json()
+    got = {(f["subject"], f["attribute"], f["value"]) for f in facts}
+    assert got == {
+        ("David", "relation", "son"),
+        ("David", "lives_in", "Denver"),
+        ("David", "spouse", "Karen"),
+        ("Lucy", "relation", "granddaughter"),
+        ("Lucy", "school", "music"),
+        ("Tom", "relation", "husband"),
+        ("Tom", "died", "late"),
+        ("Tom", "likes", "fishing on Lake Erie"),
+        ("阿珠", "relation", "老姐妹"),
+        ("阿珠", "died", "走了"),
+    }
+    deaths = [f for f in facts if f["attribute"] == "died"]
+    assert all(f["sensitive"] for f in deaths)
+    karen = next(f for f in facts if f["value"] == "Karen")
+    assert karen["text"] == "Your son David's spouse is Karen"
+    sources = client.get(
+        f"/v1/elders/{a.elder_id}/facts/{karen['id']}/sources", headers=bearer(a.guardian)
+    ).json()
+    assert [m["text"] for m in sources] == ["My son David lives in Denver with his wife Karen."]
+
+
+def test_the_sons_move_does_not_retire_the_elders_home(client, engine, world):
+    a = world.a
+    from companion.llm import NoModel
+
+    _say(client, a, "我住在台南。", said_at="2026-10-01T10:00:00")
+    _say(client, a, "我兒子志明住在高雄。", said_at="2026-10-01T10:01:00")
+    extract_pending(engine, NoModel(), now=_later())
+    _say(client, a, "志明搬到台北了。", said_at="2026-11-01T10:00:00")
+    _say(client, a, "我住在台南。", said_at="2026-11-01T10:01:00")
+    extract_pending(engine, NoModel(), now=_later())
+    every = client.get(
+        f"/v1/elders/{a.elder_id}/facts", params={"include_retired": True}, headers=bearer(a.elder)
+    ).json()
+    homes = {
+        (f["subject"], f["value"]): f["valid_to"] is None
+        for f in every
+        if f["attribute"] == "lives_in"
+    }
+    assert homes == {("self", "台南"): True, ("志明", "高雄"): False, ("志明", "台北"): True}
+    tainan = next(f for f in every if f["value"] == "台南")
+    sources = client.get(
+        f"/v1/elders/{a.elder_id}/facts/{tainan['id']}/sources", headers=bearer(a.elder)
+    ).json()
+    assert len(sources) == 2  # said twice: one fact, two sources
+    assert tainan["status"] == "confirmed"  # the elder said it again

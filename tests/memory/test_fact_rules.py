@@ -1,0 +1,201 @@
+"""What is never a fact, and what the rules read with no model, in three languages: each
+example is one the bundled model once got wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory.fact_checks import check_model_fact
+from memory.fact_rules import People, extract_rules
+from memory.utterance import Kind, classify, statement_text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("我兒子叫什麼名字？", Kind.question),
+        ("我兒子叫什麼", Kind.question),
+        ("我儿子叫什么名字", Kind.question),
+        ("what was my job", Kind.question),
+        ("Which town was I born in?", Kind.question),
+        ("Is Jake married", Kind.question),
+        ("你怎麼知道的？", Kind.how_do_you_know),
+        ("How do you know that?", Kind.how_do_you_know),
+        ("記得提醒我明天早上吃藥", Kind.reminder_request),
+        ("Remind me to call the pharmacy tomorrow.", Kind.reminder_request),
+        ("早安啊", Kind.greeting),
+        ("Good morning!", Kind.greeting),
+        ("謝謝你陪我聊天", Kind.thanks),
+        ("Thank you, dear.", Kind.thanks),
+        ("I don't know where he lives", Kind.uncertain),
+        ("我不知道孫子現在住在哪裡。", Kind.uncertain),
+        ("When I was young I lived in Ohio.", Kind.statement),
+        ("Will is my son.", Kind.statement),
+        ("我什麼都不想吃", Kind.statement),
+    ],
+)
+def test_what_kind_of_utterance(text, kind):
+    assert classify(text) is kind
+
+
+def test_a_statement_beside_a_question_is_kept_alone():
+    assert statement_text("我住在台南，你呢？") == "我住在台南"
+    assert statement_text("What was my job?") == ""
+
+
+def _read(text: str, language: str, people: People | None = None, **kw) -> set[tuple]:
+    return {
+        (f.subject, f.attribute, f.value)
+        for f in extract_rules(text, language, people=people, **kw)
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("What was my job?", "en"),
+        ("我兒子叫什麼名字？", "zh-Hant"),
+        ("你怎麼知道的？", "zh-Hant"),
+        ("Which town was I born in?", "en"),
+        ("I don't know where he lives", "en"),
+        ("提醒我下午三点去医院", "zh-Hans"),
+    ],
+)
+def test_no_fact_from_what_is_not_a_statement(text, language):
+    assert extract_rules(text, language) == []
+
+
+def test_the_right_person_in_english():
+    facts = extract_rules("My son David lives in Denver with his wife Karen.", "en")
+    assert {(f.subject, f.attribute, f.value) for f in facts} == {
+        ("David", "relation", "son"),
+        ("David", "lives_in", "Denver"),
+        ("David", "spouse", "Karen"),
+    }
+    home = next(f for f in facts if f.attribute == "lives_in")
+    assert home.text == "Your son David lives in Denver"
+    assert not any(f.subject == "self" for f in facts)  # Karen is not the elder's spouse
+
+    lucy = _read("My granddaughter Lucy is studying music in Boston.", "en")
+    assert ("self", "lives_in", "Boston") not in lucy
+    assert ("Lucy", "relation", "granddaughter") in lucy
+
+    tom = extract_rules("My late husband Tom loved fishing on Lake Erie.", "en")
+    assert {(f.subject, f.attribute, f.value) for f in tom} == {
+        ("Tom", "relation", "husband"),
+        ("Tom", "died", "late"),
+        ("Tom", "likes", "fishing on Lake Erie"),
+    }
+    assert next(f for f in tom if f.attribute == "died").sensitive
+
+
+def test_slots_in_english():
+    assert _read("I sing in the church choir every Thursday evening.", "en") == {
+        ("self", "routine", "sing in the church choir every Thursday evening")
+    }
+    assert _read("I take metoprolol every morning for my heart.", "en") == {
+        ("self", "medicine", "metoprolol")
+    }
+    assert _read("I was born in Cork in 1941.", "en") == {
+        ("self", "born_in", "Cork"),
+        ("self", "birth_year", "1941"),
+    }
+    assert _read("Mom takes lisinopril for her blood pressure.", "en", by_family=True) == {
+        ("self", "medicine", "lisinopril")
+    }
+
+
+def test_the_right_person_in_chinese():
+    people = People()
+    assert _read("我兒子志明住在高雄。", "zh-Hant", people) == {
+        ("志明", "relation", "兒子"),
+        ("志明", "lives_in", "高雄"),
+    }
+    # A name said before is the same person in the next message.
+    assert _read("志明上個月搬到台北了。", "zh-Hant", people) == {("志明", "lives_in", "台北")}
+    [death] = [
+        f for f in extract_rules("我的老姐妹阿珠去年走了。", "zh-Hant") if f.attribute == "died"
+    ]
+    assert (death.subject, death.sensitive) == ("阿珠", True)
+    assert _read("我弟弟叫王建华，住在苏州。他的老婆叫李梅。", "zh-Hans") == {
+        ("王建华", "relation", "弟弟"),
+        ("王建华", "lives_in", "苏州"),
+        ("王建华", "spouse", "李梅"),
+    }
+
+
+def test_slots_in_chinese_in_their_own_script():
+    routine = extract_rules("我每個禮拜二早上去廟裡拜拜。", "zh-Hant")
+    assert [(f.attribute, f.value, f.text) for f in routine] == [
+        ("routine", "每個禮拜二早上去廟裡拜拜", "您每個禮拜二早上去廟裡拜拜")
+    ]
+    assert _read("我女兒叫美玲", "zh-Hant") == {("美玲", "relation", "女兒")}
+    assert _read("我有高血压，每天早上吃一颗降血压的药。", "zh-Hans") == {
+        ("self", "health_condition", "高血压"),
+        ("self", "medicine", "降血压的药"),
+    }
+    [pet] = extract_rules("我家養了一隻貓，叫咪咪。", "zh-Hant")
+    assert (pet.attribute, pet.value) == ("pet", "咪咪")
+
+
+def _check(message: str, language: str = "en", **fact) -> str:
+    people = People()
+    rules = extract_rules(message, language, people=people)
+    verdict = check_model_fact(
+        subject=fact.get("subject", "self"),
+        attribute=fact.get("attribute"),
+        value=fact.get("value"),
+        text=fact.get("text", message),
+        message_text=message,
+        language=language,
+        rule_facts=rules,
+        people=people,
+    )
+    return verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("message", "language", "fact"),
+    [
+        ("What was my job?", "en", {"attribute": "job", "value": "job"}),
+        ("我兒子叫什麼名字？", "zh-Hant", {"attribute": "name", "value": "儿子的名字"}),
+        ("你怎麼知道的？", "zh-Hant", {"attribute": "event", "value": "知道"}),
+        ("Which town was I born in?", "en", {"attribute": "lives_in", "value": "town"}),
+        (
+            "My son David lives in Denver with his wife Karen.",
+            "en",
+            {"attribute": "spouse", "value": "Karen"},
+        ),
+        (
+            "My granddaughter Lucy is studying music in Boston.",
+            "en",
+            {"attribute": "lives_in", "value": "Boston"},
+        ),
+        (
+            "My late husband Tom loved fishing on Lake Erie.",
+            "en",
+            {"attribute": "friend", "value": "Lake Erie"},
+        ),
+        (
+            "I sing in the church choir every Thursday evening.",
+            "en",
+            {"attribute": "job", "value": "church choir"},
+        ),
+        ("I taught third grade.", "en", {"attribute": "job", "value": "教第三年级"}),
+        ("我的老姐妹阿珠去年走了。", "zh-Hant", {"attribute": "event", "value": "去世"}),
+        ("我的老姐妹阿珠去年走了。", "zh-Hant", {"attribute": "event", "value": "走了"}),
+    ],
+)
+def test_the_models_junk_is_dropped(message, language, fact):
+    assert _check(message, language, **fact) != "kept"
+
+
+def test_what_the_model_adds_beyond_the_rules_is_kept():
+    assert (
+        _check(
+            "I went fishing with my grandson last week.",
+            attribute="event",
+            value="went fishing with my grandson",
+        )
+        == "kept"
+    )
