@@ -14,12 +14,14 @@ from sqlmodel import Session, select
 
 from memory import visibility
 from memory.access import ElderScope
+from memory.fact_checks import grounded_in
 from memory.models import (
     FACT_KINDS,
     DaySummary,
     Elder,
     FactStatus,
     Memory,
+    MemorySource,
     Message,
     MessageRole,
     Profile,
@@ -61,7 +63,7 @@ def build_profile(session: Session, scope: ElderScope) -> Profile:
         .order_by(Memory.said_at.desc(), Memory.id.desc())  # type: ignore[attr-defined]
     )
     by_kind: dict[str, list[Memory]] = {}
-    for fact in rows:
+    for fact in _grounded(session, list(rows)):
         by_kind.setdefault(fact.kind, []).append(fact)
     sections: dict[str, list[str]] = {}
     if elder.preferred_name:
@@ -88,6 +90,24 @@ def build_profile(session: Session, scope: ElderScope) -> Profile:
     session.add(profile)
     session.flush()
     return profile
+
+
+def _grounded(session: Session, rows: list[Memory]) -> list[Memory]:
+    """What the companion extracted counts only where its value is the words of a statement it
+    came from (what the family or the elder wrote stands as written)."""
+    extracted = [f.id for f in rows if f.author_role == "companion"]
+    said: dict[int, list[str]] = {}
+    for memory_id, text in session.exec(
+        select(MemorySource.memory_id, Message.text)
+        .join(Message, Message.id == MemorySource.message_id)
+        .where(MemorySource.memory_id.in_(extracted))  # type: ignore[attr-defined]
+    ):
+        said.setdefault(memory_id, []).append(text)
+    return [
+        f
+        for f in rows
+        if f.author_role != "companion" or grounded_in(f.value, said.get(f.id or 0, []))
+    ]
 
 
 def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:

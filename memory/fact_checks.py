@@ -100,6 +100,12 @@ def _relation_before(name: str, sentence: str, language: str) -> str | None:
     return m.group(2).lower()
 
 
+def grounded_in(value: str | None, said: list[str]) -> bool:
+    """Whether a fact's value is the words of a statement among the messages it came from: a
+    fact kept before these checks existed ("儿子的名字" from a question) fails it."""
+    return any(value and _grounded(value, statement_text(text)) for text in said)
+
+
 def _same_person(a: str, b: str) -> bool:
     return _words(a) == _words(b)
 

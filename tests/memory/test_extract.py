@@ -446,3 +446,41 @@ def test_the_sons_move_does_not_retire_the_elders_home(client, engine, world):
     ).json()
     assert len(sources) == 2  # said twice: one fact, two sources
     assert tainan["status"] == "confirmed"  # the elder said it again
+
+
+def test_the_profile_leaves_out_a_fact_taken_from_a_question(client, engine, world):
+    """A fact kept before the checks existed ("儿子的名字" from a question), approved by
+    mistake, is not what the companion reads about the elder; a grounded one is."""
+    from sqlmodel import select
+
+    from memory import facts as memory_facts
+    from memory.access import caller_for, elder_account, resolve_scope
+    from memory.consolidate import build_profile
+    from memory.models import Message
+
+    a = world.a
+    _say(client, a, "我兒子叫什麼名字？")
+    _say(client, a, "我最愛吃虱目魚粥")
+    with db.session_scope(engine) as session:
+        scope = resolve_scope(session, caller_for(elder_account(session, a.elder_id)), a.elder_id)
+        question, statement = session.exec(
+            select(Message).where(Message.elder_id == a.elder_id).order_by(Message.id)
+        ).all()
+        for text, value, source in (
+            ("兒子的名字", "儿子的名字", question),
+            ("您喜歡吃虱目魚粥", "虱目魚粥", statement),
+        ):
+            kept = memory_facts.remember_fact(
+                session,
+                scope,
+                memory_facts.FactDraft(kind="person", text=text, attribute="other", value=value),
+                sources=[source],
+                author=memory_facts.COMPANION,
+            )
+            kept.fact.status = "confirmed"
+            session.add(kept.fact)
+        session.flush()
+        profile = build_profile(session, scope)
+        assert [line for lines in profile.sections.values() for line in lines] == [
+            "您喜歡吃虱目魚粥"
+        ]
