@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from memory.models import MessageRole, Permission, Role
 from memory.store import MAX_IMPORT
@@ -18,9 +27,22 @@ FIRST_DAY_YEAR = 1900
 DAYS_AHEAD_YEARS = 5
 
 
+# Tab, line feed and carriage return are ordinary text; every other control character is not.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in `value` that no one types, named for a message."""
+    for char in value:
+        if (char < " " or "\x7f" <= char <= "\x9f") and char not in _ALLOWED_CONTROLS:
+            return f"{'NUL, ' if char == chr(0) else ''}U+{ord(char):04X}"
+    return None
+
+
 def _storable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("contains a NUL character, which cannot be stored")
+    found = control_character(value)
+    if found:
+        raise ValueError(f"holds a control character ({found}), which cannot be stored; remove it")
     return value
 
 
@@ -37,11 +59,23 @@ def _in_a_lifetime(value: date) -> date:
     return value
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _written_out(value: Any) -> Any:
+    # Pydantic would read 0 or "1700000000" as a Unix time: no person means that.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be written as a date or time, e.g. 2026-11-20 or 2026-11-20T09:00")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 ShortId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
-Timestamp = Annotated[datetime, AfterValidator(_sensible_time)]
-Day = Annotated[date, AfterValidator(_in_a_lifetime)]
+Timestamp = Annotated[datetime, BeforeValidator(_written_out), AfterValidator(_sensible_time)]
+Day = Annotated[date, BeforeValidator(_written_out), AfterValidator(_in_a_lifetime)]
+# A time asked about in a query (since, until): within the same years as a Day.
+Moment = Annotated[datetime, BeforeValidator(_written_out), AfterValidator(_in_a_lifetime)]
 Email = Annotated[
     str,
     Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["meihua@example.org"]),
@@ -56,6 +90,46 @@ class Input(BaseModel):
     """Unknown fields are refused, so a misspelt field name is an error, not silently lost."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_types_as_declared(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic would read 0 as false and "5" as 5: a client that sends those has a bug
+        # that a silent guess would hide.
+        field = cls.model_fields.get(info.field_name or "")
+        expected = _SCALARS.get(field.annotation) if field else None
+        if expected and value is not None:
+            kinds, words = expected
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise ValueError(f"must be {words}")
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in _strings_in(value):
+            _storable(text)
+        return value
+
+
+_SCALARS: dict[Any, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "true or false"),
+    bool | None: ((bool,), "true or false"),
+    int: ((int,), "a whole number"),
+    int | None: ((int,), "a whole number"),
+    float: ((int, float), "a number"),
+    float | None: ((int, float), "a number"),
+}
+
+
+def _strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [text for item in value for text in _strings_in(item)]
+    if isinstance(value, dict):
+        return [text for pair in value.items() for item in pair for text in _strings_in(item)]
+    return []
 
 
 # --- elders -----------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from api.deps import CurrentCaller, SessionDep
 from api.routers.messages import message_public
-from api.schemas import Input, MessagePublic, Name, Timestamp, _storable
+from api.schemas import Input, MessagePublic, Moment, Name, Timestamp, _storable
 from memory import extract, facts
 from memory.access import resolve_scope
+from memory.errors import NotFound
 from memory.models import FACT_KINDS, FactStatus, Memory, MemoryEvent, Permission
 from memory.timeutil import to_utc
 
@@ -121,16 +122,14 @@ def list_facts(
         Literal["unconfirmed", "confirmed", "rejected"] | None, Query(alias="status")
     ] = None,
     person: Annotated[str | None, Query(max_length=200, description="Who it is about.")] = None,
-    since: Annotated[Timestamp | None, Query(description="Happened (or said) from then.")] = None,
-    until: Annotated[Timestamp | None, Query(description="Happened (or said) before then.")] = None,
+    since: Annotated[Moment | None, Query(description="Happened (or said) from then.")] = None,
+    until: Annotated[Moment | None, Query(description="Happened (or said) before then.")] = None,
     include_retired: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[FactPublic]:
     """What the companion knows about the elder's life, newest first; private facts only for
     the elder. Reads by anyone but the elder are in the audit log."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
-    if person is not None:
-        _storable(person)
     where = facts.FactFilter(
         kinds=type,
         status=status_,
@@ -170,15 +169,21 @@ def add_fact(
     )
 
 
-@router.get("/facts/{fact_id}", response_model=FactPublic)
+@router.get("/facts/{fact_id:int}", response_model=FactPublic)
 def get_fact(
     elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep
 ) -> FactPublic:
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
-    return fact_public(facts.get_fact(session, scope, fact_id))
+    fact = facts.get_fact(session, scope, fact_id)
+    if fact.deleted_at is not None:
+        raise NotFound(
+            f"Fact {fact_id} was deleted on {fact.deleted_at:%Y-%m-%d}; its history is at "
+            f"/v1/elders/{elder_id}/memories/{fact_id}/history."
+        )
+    return fact_public(fact)
 
 
-@router.patch("/facts/{fact_id}", response_model=FactPublic)
+@router.patch("/facts/{fact_id:int}", response_model=FactPublic)
 def edit_fact(
     elder_id: str, fact_id: FactId, body: FactUpdate, caller: CurrentCaller, session: SessionDep
 ) -> FactPublic:
@@ -213,7 +218,7 @@ def reject_fact(
     return fact_public(facts.reject_fact(session, scope, fact_id))
 
 
-@router.delete("/facts/{fact_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/facts/{fact_id:int}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_fact(elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep) -> None:
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_write)
     facts.delete_fact(session, scope, fact_id)

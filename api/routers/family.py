@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import CurrentCaller, SessionDep
+from api.schemas import Day
 from companion.digest import build_digest, period_start
 from memory.access import get_account, record_access, resolve_scope
 from memory.models import Digest, Elder, Message, MessageRole, MessageSignal, Permission, utcnow
@@ -44,7 +45,7 @@ def digest(
     session: SessionDep,
     period: Literal["day", "week"] = "week",
     day: Annotated[
-        date | None, Query(alias="date", description="Any day in it; default today")
+        Day | None, Query(alias="date", description="Any day in it; default today")
     ] = None,
     language: Literal["zh-Hant", "zh-Hans", "en"] | None = None,
 ) -> DigestPublic:

@@ -13,7 +13,7 @@ from api.schemas import (
     MessageImport,
     MessagePage,
     MessagePublic,
-    Timestamp,
+    Moment,
 )
 from companion.signals import observe
 from memory import store
@@ -40,7 +40,12 @@ def _draft(body: MessageCreate) -> store.MessageDraft:
     return store.MessageDraft(**body.model_dump())
 
 
-@router.post("/messages", response_model=MessagePublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/messages",
+    response_model=MessagePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already stored (same external_id).", "model": MessagePublic}},
+)
 def add_message(
     elder_id: str,
     body: MessageCreate,
@@ -90,8 +95,8 @@ def list_messages(
     elder_id: str,
     caller: CurrentCaller,
     session: SessionDep,
-    since: Annotated[Timestamp | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[Timestamp | None, Query(description="Before this time.")] = None,
+    since: Annotated[Moment | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[Moment | None, Query(description="Before this time.")] = None,
     conversation_id: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

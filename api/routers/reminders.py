@@ -264,9 +264,10 @@ def occurrence_done(
 def calendar_link(
     elder_id: str, caller: CurrentCaller, session: SessionDep, request: Request
 ) -> CalendarLink:
-    """A link to the elder's reminders for a family calendar (Google, Apple, Outlook). The
-    token in it opens this feed only; revoke it like any token."""
-    scope = resolve_scope(session, caller, elder_id, permission=Permission.reminders_read)
+    """A link to the elder's reminders for a family calendar (Google, Apple, Outlook), for
+    `reminders:write` (it issues a token). The token in it opens this feed only; revoke it like
+    any token."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.reminders_write)
     if caller.is_admin:
         raise Forbidden("Calendar links are for the elder and their family; use a family account.")
     issued = issue_token(
@@ -303,7 +304,7 @@ def calendar_feed(
     return Response(content=body, media_type="text/calendar; charset=utf-8")
 
 
-@router.get("/reminders/{reminder_id}", response_model=ReminderPublic)
+@router.get("/reminders/{reminder_id:int}", response_model=ReminderPublic)
 def get_reminder(
     elder_id: str, reminder_id: RowId, caller: CurrentCaller, session: SessionDep
 ) -> ReminderPublic:
@@ -311,7 +312,7 @@ def get_reminder(
     return _public(schedule.get_reminder(session, scope, reminder_id))
 
 
-@router.patch("/reminders/{reminder_id}", response_model=ReminderPublic)
+@router.patch("/reminders/{reminder_id:int}", response_model=ReminderPublic)
 def update_reminder(
     elder_id: str,
     reminder_id: RowId,
@@ -343,7 +344,7 @@ def update_reminder(
     return _public(schedule.update_reminder(session, scope, reminder, draft, paused=paused))
 
 
-@router.delete("/reminders/{reminder_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/reminders/{reminder_id:int}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_reminder(
     elder_id: str, reminder_id: RowId, caller: CurrentCaller, session: SessionDep
 ) -> None:
@@ -465,8 +466,9 @@ def change_concern(
     caller: CurrentCaller,
     session: SessionDep,
 ) -> ConcernPublic:
-    """Mark a concern seen, or resolved (with who did it)."""
-    scope = resolve_scope(session, caller, elder_id, permission=Permission.digests_read)
+    """Mark a concern seen, or resolved (with who did it): `reminders:write`, the permission to
+    act on the elder's care (reminders done, alerts), since `digests:read` only reads."""
+    scope = resolve_scope(session, caller, elder_id, permission=Permission.reminders_write)
     state = "resolved" if action == "resolve" else "seen"
     return _concern(concerns.set_state(session, scope, flag_id, state))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -15,12 +14,12 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from api.deps import CurrentCaller, SessionDep
-from api.schemas import Input, Name
+from api.schemas import Day, Input, Name
 from companion import story
 from memory.access import ElderScope, grant_of, record, resolve_scope, system_scope
 from memory.db import session_scope
-from memory.errors import Forbidden, NotFound
-from memory.models import Grant, Memory, Message, Permission, StoryExportRun, utcnow
+from memory.errors import Conflict, Forbidden, NotFound
+from memory.models import Grant, Memory, Message, Permission, Role, StoryExportRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +35,8 @@ class StoryRequest(Input):
         description="json (schema /v1/schemas/story.json), markdown, or html "
         "(a printable life-story book)",
     )
-    since: date | None = Field(default=None, description="Only what happened from this day.")
-    until: date | None = Field(default=None, description="...until this day.")
+    since: Day | None = Field(default=None, description="Only what happened from this day.")
+    until: Day | None = Field(default=None, description="...until this day.")
     people: list[Name] = Field(default_factory=list, max_length=50)
     places: list[Name] = Field(default_factory=list, max_length=50)
     topics: list[Name] = Field(default_factory=list, max_length=50)
@@ -60,6 +59,12 @@ class ExportRunPublic(BaseModel):
 
 
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_MEDIA = {
+    "json": "application/json",
+    "markdown": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+_DOCUMENT = {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}}
 
 
 def _scope(session: Session, caller, elder_id: str) -> tuple[ElderScope, Grant | None]:  # type: ignore[no-untyped-def]
@@ -122,7 +127,14 @@ def _run_job(
         )
 
 
-@router.post("/v1/elders/{elder_id}/story:export", response_model=None)
+@router.post(
+    "/v1/elders/{elder_id}/story:export",
+    response_model=None,
+    responses={
+        200: {"description": "The export, in the format asked for.", **_DOCUMENT},
+        202: {"description": "A large export, started as a job.", "model": ExportRunPublic},
+    },
+)
 def export_story(
     elder_id: str, body: StoryRequest, caller: CurrentCaller, session: SessionDep, request: Request
 ) -> Response:
@@ -175,9 +187,15 @@ def export_story(
     export = story.build(session, scope, filters)
     document, media_type = story.render(export, body.format)
     run.status, run.progress, run.counts, run.finished_at = "done", 1.0, _counts(export), utcnow()
+    run.result = document  # kept, like a job's, so that its download address works too
     session.add(run)
     return Response(
-        content=document, media_type=media_type, headers={"X-Zhian-Export": str(run.id)}
+        content=document,
+        media_type=media_type,
+        headers={
+            "X-Zhian-Export": str(run.id),
+            "Content-Location": f"/v1/elders/{elder_id}/story-exports/{run.id}/download",
+        },
     )
 
 
@@ -185,7 +203,9 @@ def _own_run(session: Session, caller, elder_id: str, run_id: int) -> StoryExpor
     run = session.get(StoryExportRun, run_id)
     if run is None or run.elder_id != elder_id:
         raise NotFound(f"No story export {run_id} for this elder.")
-    if run.account_id != caller.account_id and not (caller.is_guardian or caller.is_admin):
+    if run.account_id != caller.account_id and not (
+        caller.is_guardian or caller.is_admin or caller.role is Role.elder
+    ):
         raise Forbidden("This export was made by someone else; ask them, or the elder's guardian.")
     return run
 
@@ -199,18 +219,28 @@ def export_status(
     return _public(_own_run(session, caller, elder_id, run_id), elder_id)
 
 
-@router.get("/v1/elders/{elder_id}/story-exports/{run_id}/download", response_model=None)
+@router.get(
+    "/v1/elders/{elder_id}/story-exports/{run_id}/download",
+    response_model=None,
+    responses={200: {"description": "The export, in the format it was asked for.", **_DOCUMENT}},
+)
 def download(elder_id: str, run_id: RunId, caller: CurrentCaller, session: SessionDep) -> Response:
     """The finished export (the grant must still hold)."""
     _scope(session, caller, elder_id)
     run = _own_run(session, caller, elder_id, run_id)
-    if run.status != "done" or run.result is None:
-        raise NotFound(f"Export {run_id} is {run.status}; ask again when it is done.")
-    media = {
-        "json": "application/json",
-        "markdown": "text/markdown; charset=utf-8",
-        "html": "text/html; charset=utf-8",
-    }[run.format]
+    if run.status == "running":
+        raise Conflict(
+            f"Export {run_id} is still running ({run.progress:.0%}); download it once "
+            f"/v1/elders/{elder_id}/story-exports/{run_id} says it is done."
+        )
+    if run.status != "done":
+        raise Conflict(f"Export {run_id} failed ({run.error or 'no reason kept'}); export again.")
+    if run.result is None:  # made before exports were kept: it was given only in the reply
+        raise NotFound(
+            f"Export {run_id} was given in the reply to the export request and not kept; "
+            "export again to get it."
+        )
+    media = _MEDIA[run.format]
     record(
         session,
         actor=caller,

@@ -312,3 +312,34 @@ def test_reads_by_others_are_audited_reads_by_the_elder_are_not(client, world):
     events = client.get(f"/v1/elders/{a.elder_id}/audit", headers=bearer(a.elder)).json()["items"]
     reads = [e for e in events if e["action"] == "messages.read"]
     assert [e["actor_account_id"] for e in reads] == [a.account_ids["family_reader"]]
+
+
+def test_acting_on_concerns_and_calendar_links_needs_reminders_write(client, engine, world):
+    """Reading permissions only read: marking a concern seen or resolved and making a calendar
+    link (a new token) need `reminders:write`."""
+    from memory import concerns
+    from memory.models import Permission
+
+    a = world.a
+    with db.session_scope(engine) as session:
+        flag = concerns.raise_flag(
+            session, a.elder_id, kind="fall", severity="urgent", summary="跌倒了"
+        ).id
+        elder = access.resolve_scope(
+            session, access.caller_for(access.elder_account(session, a.elder_id)), a.elder_id
+        )
+        for role, scopes in (
+            ("family_none", [Permission.digests_read, Permission.reminders_read]),
+            ("family_reader", [Permission.digests_read, Permission.reminders_write]),
+        ):
+            access.set_grant(session, elder, a.account_ids[role], scopes=scopes, expires_at=None)
+    reader, writer = bearer(a.family_none), bearer(a.family_reader)
+    base = f"/v1/elders/{a.elder_id}"
+    assert client.get(f"{base}/concerns", headers=reader).status_code == 200
+    for path in (f"{base}/concerns/{flag}:seen", f"{base}/concerns/{flag}:resolve"):
+        refused = client.post(path, headers=reader)
+        assert refused.status_code == 403 and "reminders:write" in refused.json()["message"]
+    assert client.post(f"{base}/concerns/{flag}:seen", headers=writer).json()["state"] == "seen"
+    refused = client.post(f"{base}/reminders/calendar-link", headers=reader)
+    assert refused.status_code == 403 and "reminders:write" in refused.json()["message"]
+    assert client.post(f"{base}/reminders/calendar-link", headers=writer).status_code == 201

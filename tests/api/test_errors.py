@@ -224,3 +224,112 @@ def test_out_of_range_times_and_forged_cursors_are_422(client, world):
     _assert_error(client.get(url, params={"since": "0001-01-01T00:00:00"}, headers=headers), 422)
     forged = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", 2**70]).encode())
     _assert_error(client.get(url, params={"cursor": forged.decode()}, headers=headers), 422)
+
+
+def test_control_characters_anywhere_in_a_request_are_422(client, world):
+    elder_id = world.a.elder_id
+    headers = bearer(world.a.elder)
+    for path, params in (
+        (f"/v1/elders/{elder_id}/facts", {"person": "a\x00"}),
+        (f"/v1/elders/{elder_id}/facts", {"person": "bell \x07"}),
+        (f"/v1/elders/{elder_id}/messages", {"conversation_id": "x\x1b"}),
+    ):
+        body = _assert_error(client.get(path, params=params, headers=headers), 422, "invalid_input")
+        assert "control character" in body["message"], body
+        assert body["details"][0]["field"] == next(iter(params))
+    body = _assert_error(client.get(f"/v1/elders/{elder_id}/audit?a%00=1", headers=headers), 422)
+    assert "name" in body["message"] and "\x00" not in body["message"]
+    body = _assert_error(client.get(f"/v1/elders/{elder_id}%00", headers=headers), 422)
+    assert "address" in body["message"] and "U+0000" in body["message"]
+    # Bodies: every field of every schema, nested ones too; tabs and new lines are text.
+    url = f"/v1/elders/{elder_id}/messages"
+    body = _assert_error(client.post(url, json={"text": "hi \x1b[31m"}, headers=headers), 422)
+    assert "'text'" in body["message"] and "U+001B" in body["message"]
+    grant = f"/v1/elders/{elder_id}/grants/{world.a.account_ids['family_none']}"
+    story = {"scopes": ["story:export"], "story": {"people": ["阿明\x00"]}}
+    _assert_error(client.put(grant, json=story, headers=headers), 422)
+    ok = client.post(url, json={"text": "第一行\n\t第二行"}, headers=headers)
+    assert ok.status_code == 201, ok.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date": "0001-01-01"},
+        {"date": "9999-12-31"},
+        {"date": "0001-01-03", "period": "week"},
+        {"date": "1899-12-31", "period": "day"},
+    ],
+)
+def test_digest_days_outside_a_lifetime_are_422(client, world, query):
+    url = f"/v1/elders/{world.a.elder_id}/digests"
+    body = _assert_error(client.get(url, params=query, headers=bearer(world.a.elder)), 422)
+    assert "'date'" in body["message"] and "1900" in body["message"]
+
+
+def test_since_and_until_outside_a_lifetime_are_422(client, world):
+    headers = bearer(world.a.elder)
+    for resource in ("messages", "facts"):
+        url = f"/v1/elders/{world.a.elder_id}/{resource}"
+        for params in ({"since": "1899-12-31T23:00:00"}, {"until": "9000-01-01T00:00:00Z"}):
+            body = _assert_error(client.get(url, params=params, headers=headers), 422)
+            assert "1900" in body["message"], body
+        assert client.get(url, params={"since": "1930-05-01T00:00:00"}, headers=headers).is_success
+
+
+def test_openapi_lists_the_errors_each_operation_can_give(client):
+    document = client.get("/openapi.json").json()
+    error = document["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"error", "message"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            listed = {code for code in operation["responses"] if code.startswith(("4", "5"))}
+            expected = {"422"}
+            if path.startswith("/v1/"):
+                expected |= {"401", "403", "429", "503"}
+            if "{" in path:
+                expected.add("404")
+            if "requestBody" in operation:
+                expected |= {"413"}
+            if method in ("post", "put", "patch", "delete"):
+                expected.add("409")
+            assert expected <= listed, (method, path, expected - listed)
+            for code in listed:
+                schema = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+    assert "503" in document["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_a_method_an_address_does_not_take_is_405_naming_all_it_does(client, world):
+    headers = bearer(world.a.elder)
+    response = client.options("/v1/me", headers=headers)
+    _assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, PATCH"
+    # An action on a fact is not the fact: no 422 for an id "1:approve".
+    url = f"/v1/elders/{world.a.elder_id}"
+    for method, path, allow in (
+        ("PATCH", f"{url}/facts/1:approve", "POST"),
+        ("GET", f"{url}/reminders/calendar-link", "POST"),
+        ("PATCH", f"{url}/reminders/open", "GET"),
+    ):
+        response = client.request(method, path, headers=headers)
+        _assert_error(response, 405)
+        assert response.headers["allow"] == allow
+
+
+def test_numbers_are_not_days_times_or_yes_and_no(client, world):
+    headers = bearer(world.a.elder)
+    url = f"/v1/elders/{world.a.elder_id}"
+    body = _assert_error(client.get(f"{url}/digests", params={"date": "0"}, headers=headers), 422)
+    assert "2026-11-20" in body["message"]
+    _assert_error(client.get(f"{url}/messages", params={"until": "0.5"}, headers=headers), 422)
+    _assert_error(
+        client.post(f"{url}/messages", json={"text": "hi", "said_at": 0}, headers=headers), 422
+    )
+    fact = {"type": "place", "text": "老家在嘉義", "private": 0}
+    body = _assert_error(client.post(f"{url}/facts", json=fact, headers=headers), 422)
+    assert "'private': Value error, must be true or false" in body["message"]
+    story = {"format": "json", "sensitive": 1}
+    _assert_error(client.post(f"{url}/story:export", json=story, headers=headers), 422)
+    _assert_error(client.patch(url, json={"proactive_per_day": "3"}, headers=headers), 422)

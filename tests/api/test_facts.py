@@ -148,6 +148,22 @@ def test_the_family_reviews_facts(client, engine, world):
     assert history[-1]["action"] == "deleted"
 
 
+def test_a_deleted_fact_is_404_and_points_to_its_history(client, world):
+    a = world.a
+    base = f"/v1/elders/{a.elder_id}/facts"
+    made = client.post(base, json={"type": "place", "text": "老家在嘉義"}, headers=bearer(a.elder))
+    fact = made.json()["fact"]["id"]
+    assert client.delete(f"{base}/{fact}", headers=bearer(a.family_full)).status_code == 204
+    history = f"/v1/elders/{a.elder_id}/memories/{fact}/history"
+    for role in ("elder", "guardian", "family_full", "family_reader"):
+        gone = client.get(f"{base}/{fact}", headers=bearer(getattr(a, role)))
+        assert gone.status_code == 404, (role, gone.text)
+        assert gone.json()["error"] == "not_found" and "老家" not in gone.text
+        assert "deleted on" in gone.json()["message"] and history in gone.json()["message"]
+    events = client.get(history, headers=bearer(a.family_reader))
+    assert [e["action"] for e in events.json()] == ["created", "deleted"]
+
+
 def test_a_family_member_adds_a_fact_and_a_repeat_adds_nothing(client, world):
     a = world.a
     base = f"/v1/elders/{a.elder_id}/facts"
