@@ -304,8 +304,19 @@ def _visible_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
     return fact
 
 
-def get_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+def _not_deleted(session: Session, scope: ElderScope, fact_id: int) -> Memory:
     fact = _visible_fact(session, scope, fact_id)
+    if fact.deleted_at is not None:
+        raise NotFound(
+            f"Fact {fact_id} was deleted on {fact.deleted_at:%Y-%m-%d}; its history is at "
+            f"/v1/elders/{scope.elder_id}/memories/{fact_id}/history."
+        )
+    return fact
+
+
+def get_fact(session: Session, scope: ElderScope, fact_id: int) -> Memory:
+    """A fact as it stands; a deleted one is only its history."""
+    fact = _not_deleted(session, scope, fact_id)
     record_access(session, scope, action="fact.read", detail={"fact_id": fact_id})
     return fact
 
@@ -446,7 +457,7 @@ def fact_history(session: Session, scope: ElderScope, fact_id: int) -> list[Memo
 
 def fact_sources(session: Session, scope: ElderScope, fact_id: int) -> list[Message]:
     """The messages a fact came from, in the order they were said."""
-    _visible_fact(session, scope, fact_id)
+    _not_deleted(session, scope, fact_id)
     messages = list(
         session.exec(
             select(Message)

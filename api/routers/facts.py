@@ -14,7 +14,6 @@ from api.routers.messages import message_public
 from api.schemas import Input, MessagePublic, Moment, Name, Timestamp, _storable
 from memory import extract, facts
 from memory.access import resolve_scope
-from memory.errors import NotFound
 from memory.models import FACT_KINDS, FactStatus, Memory, MemoryEvent, Permission
 from memory.timeutil import to_utc
 
@@ -174,13 +173,7 @@ def get_fact(
     elder_id: str, fact_id: FactId, caller: CurrentCaller, session: SessionDep
 ) -> FactPublic:
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
-    fact = facts.get_fact(session, scope, fact_id)
-    if fact.deleted_at is not None:
-        raise NotFound(
-            f"Fact {fact_id} was deleted on {fact.deleted_at:%Y-%m-%d}; its history is at "
-            f"/v1/elders/{elder_id}/memories/{fact_id}/history."
-        )
-    return fact_public(fact)
+    return fact_public(facts.get_fact(session, scope, fact_id))
 
 
 @router.patch("/facts/{fact_id:int}", response_model=FactPublic)

@@ -160,6 +160,8 @@ def test_a_deleted_fact_is_404_and_points_to_its_history(client, world):
         assert gone.status_code == 404, (role, gone.text)
         assert gone.json()["error"] == "not_found" and "老家" not in gone.text
         assert "deleted on" in gone.json()["message"] and history in gone.json()["message"]
+        sources = client.get(f"{base}/{fact}/sources", headers=bearer(getattr(a, role)))
+        assert sources.status_code == 404 and history in sources.json()["message"]
     events = client.get(history, headers=bearer(a.family_reader))
     assert [e["action"] for e in events.json()] == ["created", "deleted"]
 
