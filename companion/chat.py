@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from companion.asked_reminders import Asked
 from companion.intent import (
     Reading,
+    about_someone_else,
     asked_slots,
     is_question,
     named_people,
@@ -107,6 +108,7 @@ class Reply:
     repairs: dict[str, int]
 
 
+_WHO = re.compile(r"誰|谁|\bwho(?:m|se)?\b", re.IGNORECASE)
 _PREFERENCE = {FactStatus.confirmed.value: 0, None: 1, FactStatus.unconfirmed.value: 2}
 _FUNCTION_CHARS = frozenset("我你您他她它的了吗嗎呢吧啊")
 
@@ -478,6 +480,8 @@ class Companion:
         if not all(kinds & held for kinds in named_people(question)):
             return False  # asked about a brother, the memory is about a daughter
         slots = asked_slots(question)
+        if not asked and slots and not _WHO.search(question) and about_someone_else(memory):
+            return False  # asked where the elder lives, the memory says where her daughter does
         if not slots <= slots_held(memory):
             return False  # asked where she lives, the memory only gives her name
         evidence = self._shared_content(question, memory) + len(slots) + (1 if asked else 0)
@@ -648,7 +652,9 @@ class Companion:
         said_by_model = 0
         try:
             if not guard.full:
-                for chunk in self.model.stream(turn.prompt):
+                # A follow-up of one sentence needs few words: the elder does not wait for more.
+                most_tokens = 60 if turn.model_sentences <= 1 else 120
+                for chunk in self.model.stream(turn.prompt, max_tokens=most_tokens):
                     turn.timings.setdefault("first_token_ms", _ms(started))
                     for sentence in guard.feed(str(chunk.content)):
                         if first:

@@ -21,7 +21,7 @@ _ZH_RECALL_REQUEST = re.compile(r"(?:告诉|提醒|说说|讲讲)(?:一下)?我"
 _ZH_NOT_PAST = re.compile(
     r"要不要|要|能不能|能|该|应该|可以|会不会|明天|后天|待会|等一下|等会|今天|今晚|现在|怎么办|帮我|给我"
 )
-_ZH_SELF = re.compile(r"我|咱|谁是|是谁|谁来")
+_ZH_SELF = re.compile(r"我|咱|谁是|是谁|谁来|谁(?:每|常|都|会来|回来|陪|打电话|照顾)")
 _ZH_PAST = re.compile(
     r"以前|从前|小时候|年轻|当年|那时|那年|过去|之前|上次|昨天|前天|上个|去年|当初|早年"
     r"|去过|住过|做过|见过|养过|学过|读过|念过|种过|当过|干过|有过"
@@ -118,7 +118,9 @@ def _clause_asks_about_past(clause: str) -> bool:
             r"以前|从前|小时候|年轻|当年|去年|昨天|上次", zh
         ):
             return False
-        return bool(_ZH_SELF.search(zh)) and bool(_ZH_PAST.search(zh) or named_relations(zh))
+        # A question about oneself that is not about today, a plan or a request is about one's
+        # life: "我當兵的時候在哪裡？" goes to the gate, never to the model alone.
+        return bool(_ZH_SELF.search(zh)) and not re.search(r"[你您]", zh.replace("您说", ""))
     clause = clause.replace("\u2019", "'")
     if not _EN_QUESTION.search(clause) or _EN_NOT_PAST.search(clause):
         return False
@@ -417,6 +419,8 @@ _ZH_LEADING = re.compile(
 _ZH_SMALL_WORD = re.compile(
     r"[我你您他她们們的在到去是和跟与了就也都个那这些带陪读念住搬回来要想走着]"
 )
+# "一點", "一下", "一個人": words, not numbers.
+_ZH_NOT_COUNTS = frozenset(["一点", "一个", "一次", "一口", "一日", "两个", "几个", "一号"])
 _ZH_GENERIC_PLACE = re.compile(
     r"(?:附近的|家里的|家)?(?:公园|市场|医院|学校|车站|公司|工厂|厂|庙|路|街|菜市场|大学|小学|中学)"
 )
@@ -434,7 +438,11 @@ def details(text: str) -> list[str]:
         found = [m.group(0) for m in _ZH_DETAIL.finditer(folded)]
         out = []
         for found_words in found:
-            detail = _ZH_LEADING.sub("", found_words)
+            if found_words in _ZH_NOT_COUNTS:
+                continue
+            detail = found_words
+            if _ZH_PLACE_END.search(detail) or detail.startswith("叫"):
+                detail = _ZH_LEADING.sub("", detail)
             if _ZH_PLACE_END.search(detail):  # the name is what follows the last small word
                 detail = _ZH_SMALL_WORD.split(detail)[-1]
             if detail and not _ZH_GENERIC_PLACE.fullmatch(detail):
@@ -464,3 +472,13 @@ def unsupported_details(sentence: str, grounds: str) -> list[str]:
         if not held:
             missing.append(detail)
     return missing
+
+
+def about_someone_else(memory_text: str) -> bool:
+    """The memory is about another person, who is its subject: "我女兒淑芬住在新竹", "My son
+    Peter is an engineer" (not "I walk my dog", where the elder is)."""
+    if CJK.search(memory_text):
+        start = re.match(r"\s*(?:我|咱)(?:的|家)?(.{1,3})", _simplified(memory_text))
+    else:
+        start = re.match(r"\s*(?:my|our) (\w+)", memory_text.replace("\u2019", "'"), re.I)
+    return bool(start and named_people(start.group(1)))

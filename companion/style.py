@@ -267,6 +267,8 @@ class StyleGuard:
         comes from code, and the model's words are held to it."""
         if _REFUSAL.search(sentence):
             return "refusal"
+        if self.voice.language == "en" and CJK.search(sentence):
+            return "wrong_language"
         if _PHYSICAL_PROMISE.search(sentence):
             return "physical_promise"
         if self._grief and _CHEER_UP.search(sentence):
@@ -279,7 +281,7 @@ class StyleGuard:
             return "first_person_claim"
         if any(
             len(_bigrams(_plain(sentence)) & _bigrams(_plain(earlier)))
-            >= 0.6 * max(1, len(_bigrams(_plain(sentence))))
+            >= 0.5 * max(1, len(_bigrams(_plain(sentence))))
             for earlier in self._said
         ):
             return "said_twice"

@@ -109,12 +109,43 @@ def test_the_elder_sends_a_message_and_sees_the_reply_stream_in(server, browser,
             "document.querySelectorAll('.turn.companion')[2]?.dataset.kind === 'answer'"
         )
         reply = page.locator(".turn.companion").nth(2)
-        assert reply.inner_text() == "美玲每個星期天來看您。您今天想她嗎？"
+        # The memory, turned to face the elder by code; the model's restatement is not repeated.
+        assert reply.inner_text() == "您女兒叫美玲，她每個星期天來看您。您今天想她嗎？"
         assert reply.get_attribute("data-used")  # the memory it drew on
         assert page.locator(".turn.elder").count() == 2
         page.screenshot(path=str(ARTIFACTS / "talk-page.png"))
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "talk-page-failure.png"))
+        raise
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_page_greets_by_preferred_name_and_reopened_shows_todays_talk(server, browser, world):
+    from memory.models import Elder
+
+    base, app = server
+    with db.session_scope(app.state.engine) as session:
+        session.get(Elder, world.a.elder_id).preferred_name = "秀英阿嬤"
+    app.state.companion.model = ScriptedModel(responses=["您今天真有精神。"], prompts=[])
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(f"{base}/talk#token={world.a.elder}")
+        hello = page.wait_for_selector(".turn.companion")
+        assert hello.inner_text().startswith("秀英阿嬤，您好！")
+        page.fill("#input", "今天早上我去公園散步，看到很多人在跳舞。")
+        page.click("#send")
+        page.wait_for_function(
+            "document.querySelectorAll('.turn.companion')[1]?.dataset.kind === 'answer'"
+        )
+        page.reload()
+        page.wait_for_selector(".turn.elder")
+        assert page.locator(".turn.elder").all_inner_texts() == [
+            "今天早上我去公園散步，看到很多人在跳舞。"
+        ]
+        assert page.locator(".turn.companion").all_inner_texts() == ["您今天真有精神。"]
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "talk-page-reopened-failure.png"))
         raise
 
 

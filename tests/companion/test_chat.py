@@ -626,3 +626,13 @@ def test_today_is_answered_from_the_calendar(chat_app, world):
     today = datetime.now(ZoneInfo("Asia/Taipei")).date()
     assert voice("zh-Hant").date(today) in reply["reply"]
     assert model.prompts == []
+
+
+def test_a_memory_about_the_daughter_does_not_answer_where_the_elder_lives(chat_app, world):
+    client, app = chat_app
+    script(app, "好的。")
+    _say(client, world.a, "我女兒淑芬住在新竹，她每個月回來一次。")
+    gated = _reply(client, app, world.a, "我住在哪裡？", "您住在新竹。")
+    assert gated["kind"] == "not_known"
+    who = _reply(client, app, world.a, "誰每個月回來一次？", "好的。")
+    assert "淑芬" in who["reply"]

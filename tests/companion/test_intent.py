@@ -129,6 +129,8 @@ def test_each_person_a_question_names_counts_once_with_all_it_can_mean():
         ("我禮拜二早上都去哪裡？", "recall"),
         ("我小學是讀哪一間？", "recall"),
         ("What was my job?", "recall"),
+        ("我當兵的時候在哪裡？", "recall"),
+        ("誰每個月回來看我？", "recall"),
         ("你怎麼知道的？", "how_known"),
         ("今天幾號？", "today"),
         ("What's the weather like today?", "today"),
