@@ -97,6 +97,7 @@ class Turn:
     recalled: list[Hit] = field(default_factory=list)
     supported: list[Hit] = field(default_factory=list)
     degraded: bool = False
+    words_vector: list[float] | None = None  # the elder's words, embedded once for the turn
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -253,6 +254,9 @@ class Companion:
 
         heard = observe(session, message, email=self.alert_by_email)
         session.commit()  # how the elder seems, and the family's alerts, are kept at once
+        index_model = getattr(self.index.embedder, "name", None) if self.index else None
+        if heard is not None and heard.embedder == index_model:  # recall reuses the vector
+            turn.words_vector = heard.vector
         care = care_reply(heard, turn.voice) if heard else None
         if care is not None:  # a fall, or talk of self-harm: the family is told at once
             turn.kind = "care"
@@ -370,6 +374,7 @@ class Companion:
                 until=turn.elder_message.said_at,
                 roles=(MessageRole.elder.value, MessageRole.family.value),
             ),
+            query_vector=turn.words_vector,
         )
         turn.degraded = result.degraded
         hits = [
