@@ -114,8 +114,15 @@ _PREFERENCE = {FactStatus.confirmed.value: 0, None: 1, FactStatus.unconfirmed.va
 _FUNCTION_CHARS = frozenset("我你您他她它的了吗嗎呢吧啊")
 
 
+# Time words shared by any two sentences about one's past: "小時候" and "當兵的時候" share 时候.
+_TIME_TERMS = frozenset("时候 候在 的时 小时 那时 当时".split())  # noqa: SIM905
+# A slot held by its very value (当会计, "I was a nurse") weighs more than one held by a small
+# word ("在" for where).
+_STRONG_SLOTS = frozenset({"name", "job", "school", "age", "marriage", "likes"})
+
+
 def _content(found: list[str]) -> set[str]:
-    return {t for t in found if not _FUNCTION_CHARS.intersection(t)}
+    return {t for t in found if not _FUNCTION_CHARS.intersection(t) and t not in _TIME_TERMS}
 
 
 def _clip(text: str, most: int) -> str:
@@ -489,7 +496,8 @@ class Companion:
             return False  # asked where the elder lives, the memory says where her daughter does
         if not slots <= slots_held(memory):
             return False  # asked where she lives, the memory only gives her name
-        evidence = self._shared_content(question, memory) + len(slots) + (1 if asked else 0)
+        weight = sum(2 if slot in _STRONG_SLOTS else 1 for slot in slots)
+        evidence = self._shared_content(question, memory) + weight + (1 if asked else 0)
         needed = 2 if CJK.search(question) else 1
         if hit.similarity is None:  # the vector index is down: words alone
             return evidence >= needed + 1
@@ -648,6 +656,7 @@ class Companion:
             note=turn.note,
             said=tuple(turn.lead),
             grief=reading is not None and reading.feeling == "grief",
+            facts_said=turn.kind == "answer" and bool(turn.supported),
             most=turn.model_sentences,
         )
         if turn.lead:

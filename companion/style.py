@@ -172,6 +172,8 @@ class StyleGuard:
         self._grounds = ""
         self._said: list[str] = []
         self._grief = False
+        self._note = ""
+        self._facts_said = False
         self.most = MAX_SENTENCES
 
     def ground(
@@ -181,12 +183,14 @@ class StyleGuard:
         note: str,
         said: tuple[str, ...] = (),
         grief: bool = False,
+        facts_said: bool = False,
         most: int = MAX_SENTENCES,
     ) -> None:
         """What the model's sentences are checked against: the elder's message and the memory
         note; what code has already said this turn (counted, and not said twice); at most
         `most` sentences from the model."""
         self._message, self._grounds, self._grief = message, note + "\n" + message, grief
+        self._note, self._facts_said = note, facts_said
         for sentence in said:
             self._said.append(sentence)
             self._sentences += 1
@@ -275,6 +279,8 @@ class StyleGuard:
             return "cheer_up_after_loss"
         if not self._message and not self._grounds.strip():
             return None
+        if self._facts_said and len(_bigrams(_plain(sentence)) & _bigrams(_plain(self._note))) >= 3:
+            return "restates_memory"  # code has said what the memory holds; the model adds warmth
         if echoes(sentence, self._message):
             return "echo"
         if claims_elders_life(sentence, self._grounds):

@@ -192,7 +192,7 @@ def test_both_turns_are_kept_with_the_memories_the_reply_drew_on(chat_app, world
         # The memory turned to face the elder, by code; the model's restatement is not repeated.
         ("companion", "您女兒叫美玲,她每個星期天來看您。"),
     ]
-    assert answer["repairs"] == {"said_twice": 1}
+    assert answer["repairs"] == {"restates_memory": 1}
     assert items[3]["used_memory_ids"] == answer["used_memory_ids"]
     assert items[1]["used_memory_ids"] == []
     assert told["message_id"] == items[0]["id"]
@@ -386,6 +386,7 @@ def test_a_model_that_stops_half_way_leaves_what_was_said(chat_app, world):
         ("en", "My dog was called Rex.", "What was my cat called?"),
         ("en", "My daughter Susan lives in Leeds.", "What is my daughter's husband called?"),
         ("zh-Hant", "我弟弟叫阿明，住在高雄。", "我哥哥叫什麼名字？"),
+        ("zh-Hant", "我小時候在屏東的香蕉園幫忙採香蕉。", "我當兵的時候在哪裡？"),
     ],
 )
 def test_a_memory_about_the_same_person_but_not_the_thing_asked_is_no_answer(
@@ -580,11 +581,11 @@ def test_a_model_inventing_a_school_is_never_heard(chat_app, world):
         client,
         app,
         world.a,
-        "我以前很喜歡讀書，常常去圖書館。",
-        "您小學是讀台南市中正區的國立中正高中。您最喜歡讀什麼書呢？",
+        "我喜歡種花，陽台有很多盆蘭花。",
+        "您小學是讀台南市中正區的國立中正高中。您最喜歡什麼花呢？",
     )
     assert "中正" not in reply["reply"]
-    assert reply["reply"] == "您最喜歡讀什麼書呢？"
+    assert reply["reply"] == "您最喜歡什麼花呢？"
     assert reply["repairs"]["invented_detail"] == 1
 
 
