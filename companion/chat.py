@@ -189,7 +189,8 @@ def _topic(text: str, language: str) -> str | None:
         for _ in range(2):
             clause = _SUBJECT_ZH.sub("", _TIME_LEAD_ZH.sub("", clause))
         clause = re.sub(r"^(?:都|也|就|又|還|还|常常|每天)", "", clause)
-        if 2 <= len(clause) <= 10 and CJK.fullmatch(clause[0]):
+        # A few words, never the elder's sentence said back, and never "我" for the elder.
+        if 2 <= len(clause) <= 6 and CJK.fullmatch(clause[0]) and "我" not in clause:
             return clause
         return None
     found = re.search(

@@ -378,11 +378,11 @@ def _body_part(text: str, folded: str, zh: bool) -> str | None:
     if not zh:
         found = _BODY_EN.search(text)
         return found.group(1).lower() if found else None
-    for part in _BODY_ZH:
-        at = folded.find(part)
-        if at >= 0 and len(folded) == len(text):
-            return text[at : at + len(part)]  # as the elder wrote it
-    return None
+    found = [(at, part) for part in _BODY_ZH if (at := folded.find(part)) >= 0]
+    if not found or len(folded) != len(text):
+        return None
+    at, part = min(found)  # the first the elder names: 肩膀 in "肩膀痛到手都舉不起來"
+    return text[at : at + len(part)]  # as the elder wrote it
 
 
 # --- details a reply may only repeat ----------------------------------------------------------
