@@ -59,13 +59,15 @@ def make_scheduler(settings: Settings, engine: sa.Engine, model: BaseChatModel) 
     from datetime import timedelta
 
     from companion.digest import nightly_digests
+    from memory.access import elder_scope
     from memory.consolidate import build_profile, summarise_day
 
     writer = None if isinstance(model, NoModel) else model
 
     def nightly(session, elder_id, day) -> None:  # type: ignore[no-untyped-def]
-        build_profile(session, elder_id)
-        summarise_day(session, elder_id, day, writer)
+        scope = elder_scope(session, elder_id)
+        build_profile(session, scope)
+        summarise_day(session, scope, day, writer)
         nightly_digests(session, elder_id, day, writer)
 
     scheduler = Scheduler(

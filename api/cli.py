@@ -377,6 +377,7 @@ def consolidate(elder_id: str | None, day) -> None:
     from rich.progress import Progress
     from sqlmodel import select
 
+    from memory.access import elder_scope
     from memory.consolidate import build_profile, summarise_day
     from memory.models import Elder
     from memory.timeutil import zone
@@ -397,13 +398,16 @@ def consolidate(elder_id: str | None, day) -> None:
         task = progress.add_task("Consolidating", total=len(elders))
         for elder in elders:
             with db.session_scope(engine) as session:
-                build_profile(session, elder.id)
+                build_profile(session, elder_scope(session, elder.id))
                 target = (
                     day.date()
                     if day
                     else (_datetime.now(zone(elder.timezone)) - timedelta(days=1)).date()
                 )
-                if summarise_day(session, elder.id, target, model) is not None:
+                if (
+                    summarise_day(session, elder_scope(session, elder.id), target, model)
+                    is not None
+                ):
                     summaries += 1
             progress.advance(task)
     click.echo(f"Done: {len(elders)} profiles rebuilt, {summaries} day summaries written.")
