@@ -298,6 +298,28 @@ class Recording(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply.content))])
 
 
+def _interleaved(conversations: list[dict]) -> list[dict]:
+    """One conversation of each language in turn: a run cut short has read all three."""
+    by_language: dict[str, list[dict]] = {}
+    for conversation in conversations:
+        by_language.setdefault(conversation["language"], []).append(conversation)
+    queues = list(by_language.values())
+    ordered = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+def _line(s: Scores) -> str:
+    return (
+        f"precision {s.correct}/{s.predicted}, recall {s.found}/{s.gold}, "
+        f"from questions {s.from_questions}, subject {s.subject_right}/{s.value_matched}, "
+        f"final {s.final_right}/{s.final}"
+    )
+
+
 def measure(conversations: list[dict], model, *, with_model: bool) -> dict[str, Scores]:  # type: ignore[no-untyped-def]
     """Rules alone, the model alone and both, on the same conversations in one run."""
 
@@ -313,16 +335,19 @@ def measure(conversations: list[dict], model, *, with_model: bool) -> dict[str, 
         run_conversation(rules_engine, None, conversation, results["rules alone"], rules=True)
     if not with_model or model is None:
         return results
-    recording = Recording(inner=model, answers=[])
     both, alone = Scores(), Scores()
-    both_engine = engine()
-    for conversation in conversations:
+    both_engine, alone_engine = engine(), engine()
+    for conversation in _interleaved(conversations):
+        # Each conversation's answers are replayed at once, so that a run cut short still
+        # reports the model alone and both on the same conversations.
+        recording = Recording(inner=model, answers=[])
         run_conversation(both_engine, recording, conversation, both, rules=True)
-        console.print(f"[dim]model: {conversation['id']} done ({both.seconds:.0f} s)[/dim]")
-    replay = Recorded(answers=list(recording.answers))
-    alone_engine = engine()
-    for conversation in conversations:
+        replay = Recorded(answers=list(recording.answers))
         run_conversation(alone_engine, replay, conversation, alone, rules=False)
+        console.print(
+            f"[dim]model: {conversation['id']} done ({both.seconds:.0f} s); so far "
+            f"model alone {_line(alone)}; rules + model {_line(both)}[/dim]"
+        )
     alone.seconds = both.seconds
     results["model alone"], results["rules + model"] = alone, both
     return results
