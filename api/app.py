@@ -95,12 +95,15 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             indexer.start()
         app.state.indexer = indexer
         extractor = None
-        if settings.extract_in_background and not isinstance(app.state.companion.model, NoModel):
+        if settings.extract_in_background:
+            # With no model the rules still read facts; the second look needs the model.
             model = app.state.companion.model
-            extractor = BackgroundExtractor(
-                app.state.engine,
-                model,
-                also=lambda: refine_pending(app.state.engine, model),
+            extractor = (
+                BackgroundExtractor(app.state.engine, None)
+                if isinstance(model, NoModel)
+                else BackgroundExtractor(
+                    app.state.engine, model, also=lambda: refine_pending(app.state.engine, model)
+                )
             )
             extractor.start()
         if settings.llm_warm_up and isinstance(app.state.companion.model, LlamaCppChat):

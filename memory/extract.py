@@ -445,7 +445,7 @@ class BackgroundExtractor:
     def __init__(
         self,
         engine: sa.Engine,
-        model: BaseChatModel,
+        model: BaseChatModel | None,
         *,
         every: float = 30.0,
         also: Callable[[], object] | None = None,

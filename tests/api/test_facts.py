@@ -290,7 +290,7 @@ def test_without_a_language_model_memory_and_facts_still_work(engine, settings, 
         )
         assert added.status_code == 201
         status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
-        assert status.json()["pending"] == 1  # waits for a model, not lost
+        assert status.json()["pending"] == 1  # read by the rules once the elder pauses
         found = client.post(
             f"/v1/elders/{a.elder_id}/memories:search",
             json={"query": "台南"},
