@@ -110,7 +110,7 @@ def claims_elders_life(sentence: str, grounds: str) -> bool:
     """The sentence says in the first person what belongs to the elder's life: "我以前最喜歡吃
     虱目魚粥", "I was a nurse"."""
     if CJK.search(sentence):
-        if "我" not in sentence.replace("我們", "").replace("我们", ""):
+        if "我" not in sentence:  # 我們 too: "我們結婚四十八年了" is the elder's marriage
             return False
         own = sentence.split("我", 1)[1]
     else:

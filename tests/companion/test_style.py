@@ -147,6 +147,12 @@ def test_a_title_does_not_end_a_sentence():
         ("我先生叫阿雄。", "", "很抱歉，我不能提供關於您的個人經歷的詳細信息。", "refusal"),
         ("I feel tired.", "", "As an AI language model, I cannot feel tired.", "refusal"),
         ("今天膝蓋很痛。", "", "我可以幫您做一些簡單的運動來舒緩疼痛。", "physical_promise"),
+        (
+            "我老伴叫淑珍，我們結婚四十八年了。",
+            "",
+            "淑珍是您的老伴，我們結婚四十八年了。",
+            "first_person_claim",
+        ),
         ("My knee hurts.", "", "I'll bring you an ice pack.", "physical_promise"),
         ("我小學是讀哪一間？", "", "您小學是讀台南市中正區的國立中正高中。", "invented_detail"),
     ],
