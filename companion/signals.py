@@ -719,7 +719,7 @@ MARGINS = Margins(
         "loneliness": 0.0,
         "missed_medicine": 0.02,
     },
-    uncertain={"self_harm": -0.01, "fall": -0.01},
+    uncertain={"self_harm": -0.04, "fall": -0.02},
 )
 
 # The words a fall, or talk of dying, is told in. When every one of them in a message is taken
@@ -734,7 +734,7 @@ _ANCHORS = {
             r"起不来|站不起来|撞|磕|躺|坐地|动不了|扶我"
         ),
         re.compile(
-            r"\b(fell|fall\w*|slip\w*|trip\w*|tumbl\w*|collaps\w*|went|gone|go|knock\w*|"
+            r"\b(fell|fall\w*|slip\w*|trip\w*|tumbl\w*|collaps\w*|(went|gone|go) (down|over|flying)|knock\w*|"
             r"keeled|crumpled|sprawl\w*|flying|floor|ground|pavement|get up|stand up|passed out|"
             r"faint\w*|blacked out|came round|came to|gave way|buckled|came off|landed|hit|down|"
             r"lying|legs? went)\b",
@@ -743,7 +743,7 @@ _ANCHORS = {
     ),
     "self_harm": (
         re.compile(
-            r"死|走|活|结束|了结|了断|跳|药|遗书|醒|消失|陪|找|自杀|想不开|撑|拖累|负担|累赘|割|"
+            r"死|走|活|结束|了结|了断|跳|药|遗书|醒|消失|自杀|想不开|撑|拖累|负担|累赘|割|"
             r"绳|刀|炭|煤气|瓦斯|后事|不在"
         ),
         re.compile(
@@ -915,7 +915,8 @@ def _read_with_earlier(
             heard.append(kind)
             continue
         joiner = "。" if CJK.search(text) else " "
-        needed = margins.unanchored if taken_back is None else margins.uncertain[kind]
+        # Read together, the words must be as clear as a sure reading of one message.
+        needed = margins.unanchored if taken_back is None else margins.sure[kind]
         if bank.read(joiner.join([*earlier, text])).margins[kind] >= needed:
             heard.append(kind)
     return heard
