@@ -300,9 +300,13 @@ def extract_batch(
         )
         if not rules:
             read[position] = []
-        for found in read[position]:
-            _keep(session, scope, outcome, _rule_draft(found, message, elder), message)
+    # The model is asked before anything is written: a write would hold SQLite's lock for as
+    # long as the model takes, and every elder's next message would wait on it.
     extraction = _model_answer(model, messages, run) if _model_reads(model) else None
+    for position, found_facts in read.items():
+        message = messages[position - 1]
+        for found in found_facts:
+            _keep(session, scope, outcome, _rule_draft(found, message, elder), message)
     if not _model_reads(model):
         run.attempts = 0
     for proposed in extraction.facts if extraction else []:

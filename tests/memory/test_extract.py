@@ -484,3 +484,42 @@ def test_the_profile_leaves_out_a_fact_taken_from_a_question(client, engine, wor
         assert [line for lines in profile.sections.values() for line in lines] == [
             "您喜歡吃虱目魚粥"
         ]
+
+
+class _SlowModel(FakeListChatModel):
+    """A model that reads for as long as the test wants: it answers once `go` is set."""
+
+    started: object = None
+    go: object = None
+
+    def _call(self, *args, **kwargs) -> str:
+        self.started.set()
+        self.go.wait(60)
+        return super()._call(*args, **kwargs)
+
+
+def test_another_elders_message_is_kept_while_the_model_reads(client, engine, world):
+    """The rules' facts are written after the model answers, so the model's minute of reading
+    holds no lock that the next message of any elder waits on."""
+    import threading
+
+    from memory import access, store
+
+    a, b = world.a, world.b
+    _say(client, a, "我住在台南，每天早上去公園散步")
+    model = _SlowModel(responses=[_facts_json()], started=threading.Event(), go=threading.Event())
+    reader = threading.Thread(
+        target=extract_pending, args=(engine, model), kwargs={"now": _later()}
+    )
+    reader.start()
+    try:
+        assert model.started.wait(30)
+        # On SQLite a lock held by the reader would make this wait 30 s and fail.
+        with db.session_scope(engine) as session:
+            scope = access.elder_scope(session, b.elder_id)
+            store.add_message(session, scope, store.MessageDraft(text="I had tea with Ann."))
+    finally:
+        model.go.set()
+        reader.join(30)
+    facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
+    assert ("lives_in", "台南") in [(f["attribute"], f["value"]) for f in facts]
