@@ -479,6 +479,9 @@ class Companion:
             return False
         if self._overlap(question, hit.memory.text) >= 1:
             return True
+        strong = asked_slots(question) & _STRONG_SLOTS
+        if strong and strong <= slots_held(hit.memory.text):
+            return True  # "What was my job?": "I was a nurse" holds the answer in its own words
         return hit.similarity is not None and hit.similarity >= self.grounding.similarity_with_words
 
     def _supports(self, question: str, hit: Hit) -> bool:
