@@ -103,7 +103,8 @@ class ConcernBank:
         if vector is None:
             vector = self.embedder.embed_query(text)
         query = _unit(np.asarray(vector, dtype=np.float32) - centre)
-        similarity = centred @ query
+        # Not `@`: a BLAS call spreads one small product over threads, 8 ms on two busy cores.
+        similarity = np.einsum("ij,j->i", centred, query)
         margins, nearest = {}, {}
         for kind, mask in masks.items():
             mine, others = similarity[mask], similarity[~mask]
