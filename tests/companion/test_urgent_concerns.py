@@ -203,3 +203,32 @@ def test_a_message_is_read_with_the_ones_before_it(client, engine, world):
         assert session.get(MessageSignal, ids[-1]).by == "rules+meaning"
     calm = hear(last, earlier=["今天去公園散步", "花開得好漂亮"])
     assert not calm.urgent  # after untroubled words it stays faint
+
+
+@pytest.mark.parametrize(
+    ("household", "said"),
+    [
+        (
+            "b",
+            [
+                "My husband Frank passed away last spring. The house feels so quiet now.",
+                "I worked as a librarian in Albany for twenty-five years.",
+                "My daughter Susan calls me every Sunday night.",
+            ],
+        ),
+        ("a", ["今天腰特别疼，弯不下去。", "我儿子小军在深圳开饭馆。"]),
+        ("a", ["我每天傍晚都會去河堤散步"]),
+    ],
+)
+def test_ordinary_life_after_sad_words_is_not_talk_of_ending_it(client, world, household, said):
+    """Told to a running service: after grief or pain, what the elder goes on to tell of their
+    work and family raised the crisis answer and an urgent flag."""
+    elder = getattr(world, household)
+    for text in said:
+        r = client.post(
+            f"/v1/elders/{elder.elder_id}/messages",
+            json={"text": text, "role": "elder"},
+            headers=bearer(elder.guardian),
+        )
+        assert r.status_code == 201, r.text
+    assert [c for c in _concerns(client, elder) if c["severity"] == "urgent"] == []
