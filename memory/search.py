@@ -201,7 +201,10 @@ def search(
         until = just_after if until is None else min(until, just_after)
     said = TimeRange(start=query.since, end=until) if (query.since or until) else None
     filters = _Filters(
-        include_private=visibility.shows_private(scope), kinds=query.kinds, said=said, roles=query.roles
+        include_private=visibility.shows_private(scope),
+        kinds=query.kinds,
+        said=said,
+        roles=query.roles,
     )
     resolved = timewords.resolve(text, as_of, scope.elder_timezone)
     period, period_words = resolved if resolved else (None, None)

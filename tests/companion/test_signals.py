@@ -154,7 +154,13 @@ def test_a_digest_in_the_family_members_language(engine, world):
         time_machine.travel(taipei("2026-11-20T10:00:00"), tick=False),
         db.session_scope(engine) as session,
     ):
-        digest = build_digest(session, system_scope(session, world.a.elder_id), "day", datetime(2026, 11, 20).date(), "en")
+        digest = build_digest(
+            session,
+            system_scope(session, world.a.elder_id),
+            "day",
+            datetime(2026, 11, 20).date(),
+            "en",
+        )
     assert digest.language == "en" and digest.sections["messages"] == 0
     assert digest.built_at.tzinfo is not None and digest.built_at <= datetime.now(UTC)
 
