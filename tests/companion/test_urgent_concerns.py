@@ -232,3 +232,18 @@ def test_ordinary_life_after_sad_words_is_not_talk_of_ending_it(client, world, h
         )
         assert r.status_code == 201, r.text
     assert [c for c in _concerns(client, elder) if c["severity"] == "urgent"] == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did I do for work?",
+        "我以前是做什麼的？",
+        "我以前在哪里上班？",
+        "Where did I go to high school?",
+    ],
+)
+def test_a_question_about_ones_own_past_is_not_confusion(question):
+    """Asking 智安 about one's past is what it is for: it told the family the elder was
+    confused every time."""
+    assert hear(question).concerns == []
