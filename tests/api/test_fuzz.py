@@ -43,7 +43,7 @@ from api.app import create_app
 from api.settings import Settings
 from memory import access, db, store
 from memory.models import Account, Token
-from tests.conftest import World, bearer
+from tests.conftest import World, bearer, send_case
 
 # Only the OpenAPI document is needed here; this engine never connects.
 _DOCUMENT = create_app(Settings(database_url="sqlite://")).openapi()
@@ -215,23 +215,7 @@ def _send(client, case, token: str):
     # token would make it a valid request.
     negative_headers = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
     auth = {} if negative_headers else bearer(token)
-    request = case.as_transport_kwargs(base_url=str(client.base_url), headers=auth)
-    params = request.get("params")
-    if isinstance(params, dict):  # `requests` leaves None out; httpx would send it empty
-        params = {key: value for key, value in params.items() if value is not None}
-    body: dict[str, Any] = {}
-    if "json" in request:
-        body["json"] = request["json"]
-    elif "data" in request:
-        body["content"] = request["data"]
-    return client.request(
-        request["method"],
-        request["url"],
-        headers=request["headers"],
-        params=params,
-        follow_redirects=False,
-        **body,
-    )
+    return send_case(client, case, auth)
 
 
 def _describe(case, response) -> str:

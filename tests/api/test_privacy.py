@@ -26,7 +26,7 @@ from api.app import create_app
 from api.settings import Settings
 from memory import access, concerns, db, facts, store
 from memory.models import MessageRole, utcnow
-from tests.conftest import World, bearer
+from tests.conftest import World, bearer, send_case
 
 MARK = "XQ7"
 OTHERS = ["guardian", "family_full", "family_reader", "family_none", "creator"]
@@ -246,26 +246,6 @@ def _ids(world: World, secrets: Secrets) -> dict[str, list[Any]]:
     }
 
 
-def _send(client, case, token: str):
-    request = case.as_transport_kwargs(base_url=str(client.base_url), headers=bearer(token))
-    params = request.get("params")
-    if isinstance(params, dict):
-        params = {key: value for key, value in params.items() if value is not None}
-    body: dict[str, Any] = {}
-    if "json" in request:
-        body["json"] = request["json"]
-    elif "data" in request:
-        body["content"] = request["data"]
-    return client.request(
-        request["method"],
-        request["url"],
-        headers=request["headers"],
-        params=params,
-        follow_redirects=False,
-        **body,
-    )
-
-
 @st.composite
 def calls(draw, known: dict[str, list[Any]]):
     operation = draw(st.sampled_from(OPERATIONS))
@@ -316,7 +296,7 @@ def test_nothing_private_reaches_anyone_but_the_elder(fresh_client, world_with_s
         suppress_health_check=list(HealthCheck),
     )
     def no_leak(case, role: str) -> None:
-        response = _send(fresh_client, case, tokens[role])
+        response = send_case(fresh_client, case, bearer(tokens[role]))
         sent = "" if isinstance(case.body, NotSet) else f" body {case.body!r}"
         _no_secret(response, f"{role}: {case.operation.label} {response.request.url}{sent}")
 
