@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from companion.meaning import ConcernBank, Reading
 from companion.persona import Voice, voice
+from memory import utterance
 from memory.concerns import open_recently, raise_flag
 from memory.embed import DEFAULT_EMBEDDER, make_embedder
 from memory.language import CJK, _converter
@@ -868,10 +869,15 @@ def hear(
         return found
     found.vector, found.embedder = reading.vector, bank.embedder_name
     meant, unsure = read_by_meaning(text, reading, margins=margins)
+    # "提醒我晚上十一點吃藥" comes near "準備晚上把藥吃掉": a request for a reminder and nothing
+    # else is read by the rules alone.
+    only_asks = utterance.kinds(text) == {utterance.Kind.reminder_request}
+    if only_asks:
+        meant, unsure = [], []
     added = [k for k in meant if k not in found.concerns]
     found.uncertain += [k for k in unsure if k in added]
     urgent_now = [k for k in (*found.concerns, *added) if SEVERITY[k] == "urgent"]
-    if earlier and not urgent_now and _short(text):
+    if earlier and not urgent_now and not only_asks and _short(text):
         for kind in _read_with_earlier(text, reading, earlier, raised_earlier, bank, margins):
             added.append(kind)
             found.uncertain.append(kind)

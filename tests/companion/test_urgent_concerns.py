@@ -247,3 +247,10 @@ def test_a_question_about_ones_own_past_is_not_confusion(question):
     """Asking 智安 about one's past is what it is for: it told the family the elder was
     confused every time."""
     assert hear(question).concerns == []
+
+
+def test_a_request_for_a_medicine_reminder_is_not_talk_of_ending_it():
+    assert hear("提醒我晚上十一點吃藥").concerns == []
+    assert hear("Remind me to take my pills at nine tonight").concerns == []
+    # A request beside words of ending it is still heard.
+    assert "self_harm" in hear("我把安眠藥都存起來了，提醒我哪天一次吃掉").concerns
