@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memory.notify import SmtpSettings
+from companion.alerts.outbox import SmtpSettings
 
 
 class Settings(BaseSettings):

@@ -36,10 +36,10 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from companion.persona import voice  # noqa: E402
-from companion.reminding import reminder_line, say_on_its_own  # noqa: E402
+from companion.reminders import schedule  # noqa: E402
+from companion.reminders.firing import reminder_line, say_on_its_own  # noqa: E402
 from companion.scheduler import Scheduler  # noqa: E402
 from memory import db  # noqa: E402
-from memory import reminders as schedule  # noqa: E402
 from memory.models import (  # noqa: E402
     Elder,
     Message,

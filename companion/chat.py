@@ -17,7 +17,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from companion.asked_reminders import Asked
 from companion.intent import (
     Reading,
     about_someone_else,
@@ -29,7 +28,9 @@ from companion.intent import (
     slots_held,
 )
 from companion.persona import Voice, voice
-from companion.reminding import acknowledge, clock, reminder_title
+from companion.reminders.asked import Asked
+from companion.reminders.firing import acknowledge, clock, reminder_title
+from companion.reminders.schedule import ReminderDraft, create_reminder
 from companion.signals import care_reply, observe
 from companion.style import StyleGuard, join_sentences, keep_written
 from memory import store
@@ -49,9 +50,8 @@ from memory.models import (
     MessageRole,
     Profile,
 )
-from memory.reminders import ReminderDraft, create_reminder, in_quiet_hours
 from memory.search import Hit, Query, search
-from memory.timeutil import zone
+from memory.timeutil import in_quiet_hours, zone
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from memory import reminders as schedule
+from companion.alerts.concerns import without_private_words
+from companion.reminders import schedule
 from memory import visibility
 from memory.access import ElderScope, system_scope
-from memory.concerns import without_private_words
 from memory.models import (
     FACT_KINDS,
     ConcernFlag,

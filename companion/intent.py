@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from companion.asked_reminders import Asked, asked_reminder
+from companion.reminders.asked import Asked, asked_reminder
 from memory.language import CJK, _converter
 
 # A message is read clause by clause: "我女兒叫美玲，你記住了嗎？" tells, then asks something else.

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from companion.persona import Voice, voice
-from companion.reminding import clock, reminder_title, say_on_its_own
-from memory import reminders as schedule
+from companion.reminders import schedule
+from companion.reminders.firing import clock, reminder_title, say_on_its_own
+from memory import timeutil
 from memory.db import session_scope
 from memory.errors import InvalidInput
 from memory.models import (
@@ -86,7 +87,7 @@ def _greeting(day: date, v: Voice):  # type: ignore[no-untyped-def]
         ).first()
         if note and note.weather:
             parts.append(v.say("greeting_weather", weather=v.in_script(note.weather)))
-        start, end = schedule.local_day_bounds(day, elder.timezone)
+        start, end = timeutil.local_day_bounds(day, elder.timezone)
         items = []
         reminders = session.exec(
             select(Reminder).where(
@@ -168,7 +169,7 @@ def run_proactive(engine: sa.Engine, now: datetime | None = None) -> dict[str, i
     for elder in elders:
         tz = zone(elder.timezone)
         local = now.astimezone(tz)
-        if schedule.in_quiet_hours(local, elder.quiet_hours_start, elder.quiet_hours_end):
+        if timeutil.in_quiet_hours(local, elder.quiet_hours_start, elder.quiet_hours_end):
             continue
         day = local.date()
         day_start = datetime.combine(day, time(), tzinfo=tz)
@@ -179,7 +180,7 @@ def run_proactive(engine: sa.Engine, now: datetime | None = None) -> dict[str, i
             continue
         if elder.greeting_time:
             at = datetime.combine(
-                day, schedule.parse_clock(elder.greeting_time, "greeting_time"), tzinfo=tz
+                day, timeutil.parse_clock(elder.greeting_time, "greeting_time"), tzinfo=tz
             )
             if at <= local < at + GREETING_LATEST and _once(
                 engine, elder.id, "greeting", day.isoformat(), _greeting(day, v)
@@ -187,7 +188,7 @@ def run_proactive(engine: sa.Engine, now: datetime | None = None) -> dict[str, i
                 said["greeting"] += 1
                 budget -= 1
         greeted_by = (
-            schedule.parse_clock(elder.greeting_time, "greeting_time")
+            timeutil.parse_clock(elder.greeting_time, "greeting_time")
             if elder.greeting_time
             else BIRTHDAY_FROM
         )

@@ -29,12 +29,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
+from companion.alerts.outbox import Sender, SmtpSettings
 from companion.proactive import run_proactive
-from companion.reminding import Report, fire_due, sweep
-from memory import reminders as schedule
+from companion.reminders import schedule
+from companion.reminders.firing import Report, fire_due, sweep
 from memory.db import session_scope
 from memory.models import Elder, JobRun, SchedulerLease, utcnow
-from memory.notify import Sender, SmtpSettings
 from memory.timeutil import zone
 
 log = logging.getLogger(__name__)

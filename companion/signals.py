@@ -26,15 +26,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from companion.alerts.concerns import open_recently, raise_flag
 from companion.meaning import ConcernBank, Reading
 from companion.persona import Voice, voice
 from memory import utterance
-from memory.concerns import open_recently, raise_flag
 from memory.embed import DEFAULT_EMBEDDER, make_embedder
 from memory.language import CJK, _converter
 from memory.models import ConcernFlag, Elder, Message, MessageRole, MessageSignal, utcnow
-from memory.reminders import in_quiet_hours, parse_clock
-from memory.timeutil import zone
+from memory.timeutil import in_quiet_hours, parse_clock, zone
 
 log = logging.getLogger(__name__)
 

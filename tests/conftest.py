@@ -103,7 +103,7 @@ def settings(tmp_path) -> Settings:
 def _webhooks_may_reach_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """Schedulers made by the tests send to receivers on 127.0.0.1; the tests of the refusal
     say `allow_private=False`."""
-    from memory.notify import Sender
+    from companion.alerts.outbox import Sender
 
     monkeypatch.setattr(Sender, "allow_private", True)
 

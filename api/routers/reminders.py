@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 
 from api.deps import CurrentCaller, SessionDep, SettingsDep
 from api.schemas import Day, Input, Timestamp, _storable
-from memory import concerns, notify
-from memory import reminders as schedule
+from companion.alerts import concerns
+from companion.alerts import outbox as notify
+from companion.reminders import schedule
 from memory.access import authenticate, get_account, issue_token, record, resolve_scope
 from memory.db import session_scope
 from memory.errors import Forbidden, InvalidInput

@@ -317,7 +317,7 @@ def test_reads_by_others_are_audited_reads_by_the_elder_are_not(client, world):
 def test_acting_on_concerns_and_calendar_links_needs_reminders_write(client, engine, world):
     """Reading permissions only read: marking a concern seen or resolved and making a calendar
     link (a new token) need `reminders:write`."""
-    from memory import concerns
+    from companion.alerts import concerns
     from memory.models import Permission
 
     a = world.a

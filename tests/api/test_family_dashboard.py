@@ -12,7 +12,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from companion.reminding import fire_due, sweep
+from companion.reminders.firing import fire_due, sweep
 from companion.scheduler import Scheduler
 from memory.models import ConcernFlag, Notification
 from tests.api.test_talk_page import ARTIFACTS, browser, server  # noqa: F401 - fixtures

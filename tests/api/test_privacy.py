@@ -24,7 +24,8 @@ from schemathesis.core import NotSet
 
 from api.app import create_app
 from api.settings import Settings
-from memory import access, concerns, db, facts, store
+from companion.alerts import concerns
+from memory import access, db, facts, store
 from memory.models import MessageRole, utcnow
 from tests.conftest import World, bearer, send_case
 

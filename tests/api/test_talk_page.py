@@ -168,9 +168,9 @@ def test_a_reminder_arrives_on_the_open_page_and_the_elder_taps_done(server, bro
 
     from sqlmodel import Session, select
 
-    from companion.reminding import fire_due
+    from companion.reminders.firing import fire_due
+    from companion.reminders.schedule import ReminderDraft, create_reminder
     from memory.models import ReminderOccurrence
-    from memory.reminders import ReminderDraft, create_reminder
 
     base, app = server
     engine = app.state.engine

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.app import create_app
-from memory import db, notify
+from companion.alerts import outbox as notify
+from memory import db
 from memory.models import Notification
 from tests.conftest import bearer, scripted_model
 

@@ -12,13 +12,13 @@ import time_machine
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
+from companion.alerts.outbox import SmtpSettings
 from companion.proactive import run_proactive
-from companion.reminding import fire_due, sweep
+from companion.reminders.firing import fire_due, sweep
 from companion.scheduler import Scheduler
 from memory import db, facts
 from memory.access import elder_scope
 from memory.models import Account, Elder, Message
-from memory.notify import SmtpSettings
 from tests.conftest import bearer
 
 TAIPEI = ZoneInfo("Asia/Taipei")

@@ -16,9 +16,9 @@ import pytest
 import time_machine
 from sqlmodel import Session, select
 
-from companion.reminding import fire_due, says_done, sweep
+from companion.reminders import schedule
+from companion.reminders.firing import fire_due, says_done, sweep
 from companion.scheduler import Lease, Scheduler
-from memory import reminders as schedule
 from memory.models import (
     ConcernFlag,
     Message,
@@ -554,7 +554,7 @@ def test_the_elders_open_page_hears_the_reminder(client, engine, world):
     ],
 )
 def test_the_elder_asks_for_a_reminder_in_their_words(words, title, kind, at):
-    from companion.asked_reminders import asked_reminder
+    from companion.reminders.asked import asked_reminder
 
     asked = asked_reminder(words, datetime(2026, 11, 25, 10, 0, tzinfo=TAIPEI))
     assert (asked.title, asked.kind, asked.at.isoformat(timespec="minutes")) == (title, kind, at)

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from companion.reminding import fire_due
+from companion.reminders.firing import fire_due
+from companion.reminders.schedule import ReminderDraft, create_reminder
 from companion.scheduler import Lease, Scheduler
 from memory import db
 from memory.access import elder_scope
 from memory.models import Message, ReminderOccurrence
-from memory.reminders import ReminderDraft, create_reminder
 
 # Tomorrow 10:00 in Taipei (one-off reminders must lie in the future when they are made).
 START = (datetime.now(UTC) + timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)

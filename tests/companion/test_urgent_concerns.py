@@ -14,9 +14,9 @@ import pytest
 import time_machine
 from sqlmodel import Session, select
 
+from companion.alerts.outbox import Sender
 from companion.signals import hear
 from memory.models import ConcernFlag, MessageSignal, Notification
-from memory.notify import Sender
 from tests.conftest import bearer
 
 URGENT = [

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from math import gcd
 from time import monotonic
 from types import FunctionType
@@ -35,7 +35,7 @@ from memory.models import (
     ReminderOccurrence,
     utcnow,
 )
-from memory.timeutil import zone
+from memory.timeutil import in_quiet_hours, zone
 
 log = logging.getLogger(__name__)
 
@@ -69,29 +69,6 @@ def _audit(session: Session, scope: ElderScope, action: str, detail: dict) -> No
 
 
 # --- schedules ------------------------------------------------------------------------------
-
-
-def parse_clock(value: str, what: str) -> time:
-    try:
-        return time.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"{what} '{value}' is not a time of day; write it as HH:MM, e.g. 07:30."
-        ) from exc
-
-
-def in_quiet_hours(local: datetime, start: str, end: str) -> bool:
-    """Whether a wall-clock time falls in quiet hours [start, end), which may wrap midnight."""
-    begin, finish, now = (
-        parse_clock(start, "quiet_hours_start"),
-        parse_clock(end, "quiet_hours_end"),
-        local.time(),
-    )
-    if begin == finish:
-        return False
-    if begin < finish:
-        return begin <= now < finish
-    return now >= begin or now < finish
 
 
 def _wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -701,9 +678,3 @@ def calendar(elder: Elder, reminders: Sequence[Reminder]) -> bytes:
         cal.add_component(event)
     cal.add_missing_timezones()
     return cal.to_ical()
-
-
-def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    tz = zone(timezone)
-    start = datetime.combine(day, time(), tzinfo=tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from companion.alerts.outbox import notify_family
 from memory import visibility
 from memory.access import ElderScope, record, record_access
 from memory.errors import InvalidInput, NotFound
 from memory.models import ConcernFlag, utcnow
-from memory.notify import notify_family
 
 SEVERITIES = ("info", "warning", "urgent")
 STATES = ("open", "seen", "resolved")

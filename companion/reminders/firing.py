@@ -18,11 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 
+from companion.alerts.concerns import raise_flag
+from companion.alerts.outbox import notify_family
 from companion.persona import Voice, voice
-from memory import reminders as schedule
-from memory import store
+from companion.reminders import schedule
+from memory import store, timeutil
 from memory.access import ElderScope, record, system_scope
-from memory.concerns import raise_flag
 from memory.db import session_scope
 from memory.errors import ZhianError
 from memory.language import in_script
@@ -36,7 +37,6 @@ from memory.models import (
     ReminderOccurrence,
     utcnow,
 )
-from memory.notify import notify_family
 from memory.timeutil import zone
 
 log = logging.getLogger(__name__)
@@ -471,7 +471,7 @@ def sweep(
                 if claimed:
                     elder, reminder, _ = claimed
                     local = now.astimezone(zone(elder.timezone))
-                    if not schedule.in_quiet_hours(
+                    if not timeutil.in_quiet_hours(
                         local, elder.quiet_hours_start, elder.quiet_hours_end
                     ):
                         v = voice(elder.language)
