@@ -588,3 +588,29 @@ class StoryExportRun(SQLModel, table=True):
     result: str | None = Field(default=None, sa_type=sa.Text)
     error: str | None = Field(default=None, max_length=1000)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ChatImportJob(SQLModel, table=True):
+    """One chat history brought in (a LINE or WhatsApp export, a CSV): who asked, its progress,
+    and what came of it (counts, or the lines that could not be read)."""
+
+    __tablename__ = "chat_imports"
+    __table_args__ = (sa.Index("ix_chat_imports_elder", "elder_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
+    account_id: str | None = Field(default=None, max_length=32)  # none: the command line
+    account_name: str = Field(max_length=200)
+    format: str = Field(max_length=16)  # line, whatsapp, csv
+    filename: str | None = Field(default=None, max_length=255)
+    status: str = Field(default="queued", max_length=16)  # queued, reading, writing, done, failed
+    lines_total: int = 0
+    lines_read: int = 0
+    messages_total: int = 0
+    messages_written: int = 0
+    options: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    counts: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    errors: list | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    error: str | None = Field(default=None, max_length=2000)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
