@@ -413,6 +413,101 @@ def consolidate(elder_id: str | None, day) -> None:
     click.echo(f"Done: {len(elders)} profiles rebuilt, {summaries} day summaries written.")
 
 
+def _progress_steps(progress):  # type: ignore[no-untyped-def]
+    """A `memory.backup` progress callback drawing one bar per step."""
+    tasks: dict[str, object] = {}
+
+    def report(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = progress.add_task(step, total=total or None)
+        progress.update(tasks[step], completed=done, total=total or None)
+
+    return report
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Back up the database to FILE (a .tar.gz), safe while the service runs. The vector
+    index is rebuilt from it on restore."""
+    from rich.progress import Progress
+
+    from memory.backup import create_backup
+
+    engine = _engine(Settings())
+    try:
+        with Progress(console=err, transient=True) as progress:
+            manifest = create_backup(engine, file, progress=_progress_steps(progress))
+    except sa.exc.OperationalError as exc:
+        _fail(f"The database cannot be reached: {exc.orig}")
+    rows = manifest.counts
+    click.echo(
+        f"Backup written to {file}: {rows.get('elders', 0)} elders, {rows.get('messages', 0)} "
+        f"messages, {rows.get('memories', 0)} memories (schema {manifest.schema_revision})."
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--no-index", is_flag=True, help="Leave the vector index for 'zhian serve' to rebuild."
+)
+def restore(file: Path, no_index: bool) -> None:
+    """Restore a backup FILE into an empty data directory (ZHIAN_DATA_DIR), then rebuild the
+    vector index. A directory that holds anything is refused."""
+    from rich.progress import Progress
+
+    from memory.backup import restore_backup
+
+    settings = Settings()
+    with Progress(console=err, transient=True) as progress:
+        manifest = restore_backup(
+            file,
+            data_dir=settings.data_dir,
+            database_url=settings.resolved_database_url,
+            progress=_progress_steps(progress),
+        )
+    click.echo(
+        f"Restored the backup of {manifest.created_at} (zhian {manifest.zhian_version}, schema "
+        f"{manifest.schema_revision}) into {settings.data_dir.resolve()}."
+    )
+    if no_index:
+        click.echo("The vector index fills itself when 'zhian serve' starts.")
+        return
+    _rebuild_index(settings)
+
+
+def _rebuild_index(settings: Settings) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from memory.embed import make_embedder
+    from memory.index import IndexUnavailable, VectorIndex, validate_location
+    from memory.indexer import drain, mark_all_pending, pending_count
+
+    engine = db.make_engine(settings.resolved_database_url)
+    index = VectorIndex(
+        validate_location(settings.vector_index),
+        make_embedder(settings.embedder, settings.embedder_model),
+        data_dir=settings.data_dir,
+    )
+    try:
+        index.clear()
+        mark_all_pending(engine)
+        total = pending_count(engine)
+        columns = (
+            *Progress.get_default_columns()[:1],
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("Rebuilding the memory index", total=total)
+            done = drain(engine, index, on_progress=lambda n: progress.advance(task, n))
+    except IndexUnavailable as exc:
+        _fail(f"{exc}. The database is restored: run 'zhian reindex' when the index is back.")
+    click.echo(f"Done: {done} memories indexed in {index.collection_name}.")
+
+
 @main.group(name="db")
 def db_group() -> None:
     """Database schema."""

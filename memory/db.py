@@ -82,6 +82,12 @@ def upgrade(engine: sa.Engine) -> None:
     log.info("The database schema is now at %s", head)
 
 
+def known_revisions() -> list[str]:
+    """Every schema revision this version of zhian knows, newest first."""
+    script = ScriptDirectory.from_config(_alembic_config(sa.create_engine("sqlite://")))
+    return [r.revision for r in script.walk_revisions()]
+
+
 def schema_status(engine: sa.Engine) -> tuple[str | None, str]:
     """(revision the database is at, newest revision this version of zhian knows)."""
     head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
