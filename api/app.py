@@ -16,7 +16,10 @@ from api.routers import (
     accounts,
     audit,
     chat,
+    concerns,
+    days,
     elders,
+    events,
     facts,
     family,
     grants,
@@ -26,13 +29,15 @@ from api.routers import (
     reminders,
     story,
     web,
+    webhooks,
 )
 from api.security import FailedAuthLimit, FailedAuthThrottle, SecurityHeaders, redact_tokens_in
 from api.settings import Settings
 from companion.chat import Companion
-from companion.llm import LlamaCppChat, NoModel
+from companion.llm import LlamaCppChat
 from companion.scheduler import Scheduler
 from companion.signals import refine_pending
+from memory import chatmodel
 from memory.db import make_engine
 from memory.embed import make_embedder
 from memory.extract import BackgroundExtractor
@@ -62,7 +67,7 @@ def make_scheduler(settings: Settings, engine: sa.Engine, model: BaseChatModel) 
     from memory.access import elder_scope
     from memory.consolidate import build_profile, summarise_day
 
-    writer = None if isinstance(model, NoModel) else model
+    writer = model if chatmodel.available(model) else None
 
     def nightly(session, elder_id, day) -> None:  # type: ignore[no-untyped-def]
         scope = elder_scope(session, elder_id)
@@ -100,7 +105,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             model = app.state.companion.model
             extractor = (
                 BackgroundExtractor(app.state.engine, None)
-                if isinstance(model, NoModel)
+                if not chatmodel.available(model)
                 else BackgroundExtractor(
                     app.state.engine, model, also=lambda: refine_pending(app.state.engine, model)
                 )
@@ -168,6 +173,10 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         facts,
         chat,
         reminders,
+        days,
+        webhooks,
+        concerns,
+        events,
         family,
         story,
         audit,

@@ -16,7 +16,9 @@ from pydantic import (
     field_validator,
 )
 
-from memory.models import MessageRole, Permission, Role
+from companion.alerts import outbox
+from memory.models import FACT_KINDS, MemoryKind, MessageRole, Permission, ReminderKind, Role
+from memory.search import MAX_K
 from memory.store import MAX_IMPORT
 
 Language = Literal["zh-Hant", "zh-Hans", "en"]
@@ -363,3 +365,395 @@ class AuditEventPublic(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEventPublic]
     next: int | None = Field(description="Pass as 'before' for older events; null at the end.")
+
+
+# --- The family's window ----------------------------------------------------------------
+
+
+class DigestPublic(BaseModel):
+    period: str
+    start: date
+    language: str
+    written_by: str = Field(description="model (the language model, citing) or extract")
+    built_at: datetime
+    sections: dict = Field(
+        description="summary, joys, worries (each line with message_ids), concerns, reminders, "
+        "to_review, moods (per day), messages, last_said_at"
+    )
+
+
+class MoodDay(BaseModel):
+    day: date
+    moods: dict[str, int]
+
+
+class LastWords(BaseModel):
+    last_said_at: datetime | None
+
+
+# --- Chat -------------------------------------------------------------------------------
+
+
+MAX_CHAT_CHARS = 2000
+
+
+MODEL_NAME = "zhian"
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description=f"What the elder says (at most {MAX_CHAT_CHARS} characters).")
+    conversation_id: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
+    stream: bool = Field(
+        default=False,
+        description="Stream the reply as server-sent events: 'delta' events with text, then "
+        "one 'done' event with the whole answer.",
+    )
+
+
+class UsedMemory(BaseModel):
+    id: int
+    text: str
+    said_at: datetime
+    speaker: str | None
+    message_ids: list[int]
+
+
+class ChatReply(BaseModel):
+    reply: str
+    language: str
+    kind: Literal["answer", "not_known", "source", "reminder_done", "reminder_set", "care"] = Field(
+        description="'answer': from the language model; 'not_known': nothing in memory answers "
+        "a question about the elder's past, so the companion asks instead of guessing; "
+        "'source': where the last answer came from; 'reminder_done': the elder said a reminder "
+        "is done, and it is recorded; 'reminder_set': the elder asked for a reminder; 'care': the "
+        "words spoke of a fall or of self-harm: a caring answer with where to find help, and "
+        "the family is alerted at once."
+    )
+    message_id: int = Field(description="The elder's message, as stored.")
+    reply_id: int = Field(description="The companion's reply, as stored.")
+    used_memory_ids: list[int]
+    used_memories: list[UsedMemory]
+    degraded: bool = Field(description="True when the vector index was unreachable.")
+    repairs: dict[str, int] = Field(description="Style repairs made to the model's reply.")
+    timings: dict[str, float]
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat completion request; fields zhian does not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = MODEL_NAME
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False
+    user: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
+
+
+# --- Facts ------------------------------------------------------------------------------
+
+
+FactType = Literal[FACT_KINDS]  # type: ignore[valid-type]
+
+
+FactText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_storable)]
+
+
+Slot = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
+
+
+class FactCreate(Input):
+    type: FactType = Field(description=f"One of: {', '.join(FACT_KINDS)}.")
+    text: FactText = Field(description="The fact in a sentence, in the language it was said in.")
+    subject: Name | None = Field(default=None, description="Whom it is about (default: the elder).")
+    attribute: Slot | None = Field(
+        default=None,
+        description="The slot it fills, e.g. lives_in, name, job: a new value for lives_in, "
+        "name, job, spouse, age, school retires the old one.",
+    )
+    value: Annotated[str, Field(max_length=500), AfterValidator(_storable)] | None = None
+    event_time: Timestamp | None = Field(default=None, description="When it happened, if known.")
+    private: bool = Field(default=False, description="Never leaves the elder's own chat.")
+    sensitive: bool = Field(default=False, description="The companion does not raise it itself.")
+
+
+class FactUpdate(Input):
+    type: FactType | None = None
+    text: FactText | None = None
+    subject: Name | None = None
+    attribute: Slot | None = None
+    value: Annotated[str, Field(max_length=500), AfterValidator(_storable)] | None = None
+    event_time: Timestamp | None = None
+    private: bool | None = None
+    sensitive: bool | None = None
+
+
+class FactPublic(BaseModel):
+    id: int
+    type: str
+    text: str
+    status: str = Field(description="unconfirmed (inferred, awaiting review), confirmed, rejected")
+    subject: str | None
+    attribute: str | None
+    value: str | None
+    said_at: datetime
+    event_time: datetime | None
+    valid_to: datetime | None = Field(description="When it stopped being true (retired), if so.")
+    superseded_by: int | None = Field(description="The fact that replaced it, if retired.")
+    private: bool
+    sensitive: bool
+    confidence: float | None
+    added_by: str | None = Field(description="companion (extracted), elder or family")
+    language: str | None
+
+
+class FactChange(BaseModel):
+    fact: FactPublic
+    action: Literal["created", "merged"]
+    retired: list[FactPublic]
+
+
+class FactEventPublic(BaseModel):
+    id: int
+    action: str = Field(description="created, merged, retired, edited, approved, rejected, deleted")
+    at: datetime
+    actor_role: str | None
+    actor_name: str | None
+    before: dict | None
+    after: dict | None
+
+
+class ExtractionFailure(BaseModel):
+    at: datetime
+    message_ids: list[int]
+    attempts: int
+    error: str | None
+
+
+class ExtractionStatusPublic(BaseModel):
+    pending: int = Field(description="Messages not yet read for facts.")
+    ok: int = Field(description="Batches read.")
+    failed: int = Field(description="Batches whose answer from the model could not be used.")
+    failures: list[ExtractionFailure]
+
+
+# --- Memories and search ----------------------------------------------------------------
+
+
+class IndexStatusPublic(BaseModel):
+    pending: int = Field(description="Memories stored but not yet in the vector index.")
+    indexed: int
+
+
+class MemorySearch(Input):
+    query: Annotated[str, Field(max_length=2000)] = Field(
+        description="What to recall, in the elder's words or yours; time words such as "
+        "'last week' or '去年春節' narrow it to that period."
+    )
+    k: int = Field(default=10, description=f"How many memories to return (1 to {MAX_K}).")
+    as_of: Timestamp | None = Field(
+        default=None,
+        description="The moment the question is asked from (default: now); time words are "
+        "read from it and nothing said after it is returned. Without offset: elder's timezone.",
+    )
+    since: Timestamp | None = Field(default=None, description="Only what was said from then on.")
+    until: Timestamp | None = Field(default=None, description="Only what was said before then.")
+    kinds: list[MemoryKind] | None = Field(default=None, max_length=len(MemoryKind))
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("The query is empty: say what to look for.")
+        if "\x00" in value:
+            raise ValueError("The query contains a NUL character.")
+        return value
+
+    @field_validator("k")
+    @classmethod
+    def _k_in_range(cls, value: int) -> int:
+        if not 1 <= value <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}; ask for at most {MAX_K} memories.")
+        return value
+
+
+class SourcePublic(BaseModel):
+    message_id: int
+    external_id: str | None
+
+
+class MemoryHitPublic(BaseModel):
+    id: int
+    text: str
+    kind: str
+    score: float = Field(description="Fused relevance, 0 to about 1.5; higher is better.")
+    said_at: datetime
+    event_time: datetime | None
+    speaker: str | None
+    role: str | None
+    language: str | None
+    sources: list[SourcePublic]
+
+
+class PeriodPublic(BaseModel):
+    words: str
+    start: datetime
+    end: datetime
+
+
+class SearchPublic(BaseModel):
+    results: list[MemoryHitPublic]
+    degraded: bool = Field(
+        description="True when the vector index could not be reached and only words matched."
+    )
+    period: PeriodPublic | None = Field(
+        default=None, description="The period the query's time words were read as."
+    )
+
+
+# --- Reminders, the elder's day, webhooks and concerns ----------------------------------
+
+
+Kind = Literal[tuple(k.value for k in ReminderKind)]  # type: ignore[valid-type]
+
+
+Title = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_storable)]
+
+
+Notes = Annotated[str, Field(max_length=2000), AfterValidator(_storable)]
+
+
+Zone = Annotated[str, Field(max_length=64), AfterValidator(_storable)]
+
+
+Rule = Annotated[str, Field(max_length=500), AfterValidator(_storable)]
+
+
+class ReminderCreate(Input):
+    title: Title = Field(description="What to do, in the elder's language: 吃降血壓的藥.")
+    kind: Kind = Field(description="medicine, appointment, routine or other.")
+    starts_at: datetime = Field(
+        description="The first time, as wall-clock time in the timezone (2026-11-26T08:00)."
+    )
+    repeat: Literal["once", "daily", "weekly", "rrule"] = "once"
+    rrule: Rule | None = Field(
+        default=None, description="With repeat=rrule: RFC 5545, e.g. FREQ=WEEKLY;BYDAY=MO,TH."
+    )
+    timezone: Zone | None = Field(default=None, description="IANA name; default: the elder's.")
+    ack_window_minutes: int = Field(
+        default=60,
+        ge=5,
+        le=24 * 60,
+        description="How long 智安 waits for 'done' (one follow-up half way) before it is "
+        "missed and the family is told.",
+    )
+    notes: Notes | None = None
+
+
+class ReminderUpdate(Input):
+    title: Title | None = None
+    kind: Kind | None = None
+    starts_at: datetime | None = None
+    repeat: Literal["once", "daily", "weekly", "rrule"] | None = None
+    rrule: Rule | None = None
+    timezone: Zone | None = None
+    ack_window_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    notes: Notes | None = None
+    paused: bool | None = Field(default=None, description="Paused: nothing is said until resumed.")
+
+
+class ReminderPublic(BaseModel):
+    id: int
+    title: str
+    kind: str
+    starts_at: str = Field(description="Wall-clock time of the first occurrence, in `timezone`.")
+    rrule: str | None
+    timezone: str
+    ack_window_minutes: int
+    notes: str | None
+    paused: bool
+    next_due_at: datetime | None
+    created_at: datetime
+
+
+class OccurrencePublic(BaseModel):
+    id: int
+    reminder_id: int
+    due_at: datetime
+    status: str = Field(description="delivered (waiting for done), done or missed")
+    delivered_at: datetime | None
+    late: bool
+    followed_up_at: datetime | None
+    done_at: datetime | None
+    done_by: str | None
+    missed_reason: str | None
+
+
+class TallyPublic(BaseModel):
+    due: int
+    done: int
+    late: int
+    missed: int
+    waiting: int
+    rate: float | None = Field(description="done / (done + missed); null when none decided yet")
+
+
+class ReminderAdherence(TallyPublic):
+    reminder_id: int
+    title: str
+    kind: str
+
+
+class AdherencePublic(BaseModel):
+    since: datetime
+    until: datetime
+    total: TallyPublic
+    by_kind: dict[str, TallyPublic]
+    reminders: list[ReminderAdherence]
+
+
+class CalendarLink(BaseModel):
+    url: str
+    token_prefix: str
+
+
+class WeatherBody(Input):
+    weather: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_storable)]
+
+
+class WebhookCreate(Input):
+    url: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_storable)]
+    events: list[Literal[outbox.EVENTS]] | None = Field(  # type: ignore[valid-type]
+        default=None, description=f"Default: all of {', '.join(outbox.EVENTS)}."
+    )
+
+
+class WebhookPublic(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    created_at: datetime
+    secret: str | None = Field(
+        default=None, description="Shown once, when made: verify X-Zhian-Signature with it."
+    )
+
+
+class ConcernPublic(BaseModel):
+    id: int
+    kind: str
+    severity: str
+    state: str
+    summary: str
+    message_id: int | None
+    occurrence_id: int | None
+    created_at: datetime
+    seen_by: str | None
+    resolved_by: str | None

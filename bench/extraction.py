@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ADMIN, DATA, Scratch, cached_embedder, fold  # noqa: E402
 from companion.llm import make_chat_model  # noqa: E402
-from memory import db, store  # noqa: E402
+from memory import chatmodel, db, store  # noqa: E402
 from memory.access import resolve_scope  # noqa: E402
 from memory.extract import extract_pending  # noqa: E402
 from memory.indexer import drain  # noqa: E402
@@ -291,6 +291,10 @@ class Recording(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return self.inner._llm_type
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return chatmodel.holds_json_schema(self.inner)
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
         reply = self.inner.invoke(messages, stop=stop, **kwargs)

@@ -14,13 +14,14 @@ import re
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
+import sqlalchemy as sa
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
 from companion.alerts.concerns import without_private_words
 from companion.reminders import schedule
-from memory import visibility
+from memory import chatmodel, visibility
 from memory.access import ElderScope, system_scope
 from memory.models import (
     FACT_KINDS,
@@ -79,7 +80,7 @@ def _summary(
     model: BaseChatModel | None, elder: Elder, said: list[Message], language: str
 ) -> tuple[list[dict], str]:
     """Sentences with their sources: by the model (each must cite), else the elder's words."""
-    if model is not None and model._llm_type != "none" and said:
+    if chatmodel.available(model) and said:
         numbered = said[:40]
         lines = "\n".join(f"[{n}] {m.text}" for n, m in enumerate(numbered, 1))
         prompt = [
@@ -252,20 +253,70 @@ def build_digest(
         "messages": len(said),
         "last_said_at": said[-1].said_at.isoformat() if said else None,
     }
-    digest = session.exec(
-        select(Digest).where(
-            Digest.elder_id == elder_id,
-            Digest.period == period,
-            Digest.start == start,
-            Digest.language == language,
-        )
-    ).first() or Digest(
+    digest = stored_digest(session, elder_id, period, start, language) or Digest(
         elder_id=elder_id, period=period, start=start, language=language, sections={}, written_by=""
     )
     digest.sections, digest.written_by, digest.built_at = sections, written_by, utcnow()
     session.add(digest)
     session.flush()
     return digest
+
+
+def stored_digest(
+    session: Session, elder_id: str, period: str, start: date, language: str
+) -> Digest | None:
+    return session.exec(
+        select(Digest).where(
+            Digest.elder_id == elder_id,
+            Digest.period == period,
+            Digest.start == start,
+            Digest.language == language,
+        )
+    ).first()
+
+
+def digest_for(
+    session: Session, scope: ElderScope, *, period: str, day: date | None, language: str
+) -> Digest:
+    """The digest of the period holding `day` (default today): the stored one, or one made
+    now from the elder's words when none is stored or the period is still going on and the
+    stored one is more than ten minutes old."""
+    elder = session.get(Elder, scope.elder_id)
+    assert elder is not None
+    today = utcnow().astimezone(zone(elder.timezone)).date()
+    start = period_start(day or today, period)
+    stored = stored_digest(session, scope.elder_id, period, start, language)
+    period_end = start + timedelta(days=PERIODS[period])
+    if stored is None or (
+        today < period_end and stored.built_at < utcnow() - timedelta(minutes=10)
+    ):
+        stored = build_digest(session, scope, period, start, language, None)
+    return stored
+
+
+def moods_by_day(session: Session, scope: ElderScope, *, days: int) -> dict[date, dict[str, int]]:
+    """How many of the elder's messages had each mood, per day of the elder's calendar."""
+    tz = zone(scope.elder_timezone)
+    since = utcnow() - timedelta(days=days)
+    by_day: dict[date, dict[str, int]] = {}
+    for said_at, mood in session.exec(
+        select(MessageSignal.said_at, MessageSignal.mood).where(
+            MessageSignal.elder_id == scope.elder_id,
+            MessageSignal.said_at >= since,  # type: ignore[operator]
+        )
+    ):
+        counts = by_day.setdefault(said_at.astimezone(tz).date(), {})
+        counts[mood] = counts.get(mood, 0) + 1
+    return dict(sorted(by_day.items()))
+
+
+def last_said_at(session: Session, scope: ElderScope) -> datetime | None:
+    """When the elder last said something."""
+    return session.exec(
+        select(sa.func.max(Message.said_at)).where(
+            Message.elder_id == scope.elder_id, Message.role == MessageRole.elder.value
+        )
+    ).one()
 
 
 def family_languages(session: Session, elder: Elder) -> set[str]:

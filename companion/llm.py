@@ -1,5 +1,10 @@
-"""Chat models behind one factory: the bundled model run by llama.cpp in this process, or any
-OpenAI-compatible server (vLLM, Ollama, llama.cpp server, hosted APIs)."""
+"""Chat models by registry: the bundled models run by llama.cpp in this process, any
+OpenAI-compatible server (vLLM, Ollama, llama.cpp server, hosted APIs), or none.
+
+Each model says what it can do, so callers ask instead of sniffing its type:
+`is_available` (False: replies and background reading wait) and `supports_json_schema`
+(True: a JSON answer can be held to a schema by a grammar; otherwise JSON mode only).
+`memory.chatmodel` reads these for code that must not import this module."""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -70,6 +76,9 @@ class LlamaCppChat(BaseChatModel):
     time, and never reset between turns, so a prompt that begins the same way is not read again.
     Streaming is the elder's chat and goes first; a whole answer (`invoke`) is background work
     and yields to a chat turn (see ChatFirstLock)."""
+
+    supports_json_schema: ClassVar[bool] = True
+    is_available: ClassVar[bool] = True
 
     model_title: str = "local GGUF model"
     n_ctx: int = 8192
@@ -191,6 +200,9 @@ class LlamaCppChat(BaseChatModel):
 class NoModel(BaseChatModel):
     """No language model configured: memory works, replies and fact extraction wait."""
 
+    supports_json_schema: ClassVar[bool] = False
+    is_available: ClassVar[bool] = False
+
     @property
     def _llm_type(self) -> str:
         return "none"
@@ -203,6 +215,64 @@ def bundled_model_path(name: str, data_dir: Path, *, show_progress: bool = False
     return ensure_model_file(BUNDLED[name], data_dir, show_progress=show_progress)
 
 
+def _openai_compatible():  # type: ignore[no-untyped-def]
+    from langchain_openai import ChatOpenAI
+
+    class OpenAICompatibleChat(ChatOpenAI):
+        """A server speaking OpenAI's chat API; JSON answers in JSON mode."""
+
+        supports_json_schema: ClassVar[bool] = False
+        is_available: ClassVar[bool] = True
+
+    return OpenAICompatibleChat
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What `make_chat_model` was asked for, from the settings."""
+
+    provider: str
+    data_dir: Path
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+
+
+def _no_model(choice: ModelChoice) -> BaseChatModel:
+    return NoModel()
+
+
+def _server(choice: ModelChoice) -> BaseChatModel:
+    if not choice.base_url:
+        raise LLMUnavailable(
+            "ZHIAN_LLM=openai needs ZHIAN_LLM_BASE_URL, e.g. http://localhost:11434/v1 for Ollama."
+        )
+    return _openai_compatible()(
+        base_url=choice.base_url,
+        model=choice.model or "default",
+        api_key=choice.api_key or "not-needed",  # type: ignore[arg-type]
+        temperature=0.3,
+        max_completion_tokens=200,
+        timeout=60,
+        max_retries=1,
+    )
+
+
+def _bundled(choice: ModelChoice) -> BaseChatModel:
+    bundled = BUNDLED[choice.provider]
+    return LlamaCppChat(
+        locate=lambda: bundled_model_path(choice.provider, choice.data_dir),
+        model_title=bundled.title,
+    )
+
+
+PROVIDERS: dict[str, Callable[[ModelChoice], BaseChatModel]] = {
+    "none": _no_model,
+    "openai": _server,
+    **{name: _bundled for name in BUNDLED},
+}
+
+
 def make_chat_model(
     *,
     provider: str,
@@ -212,29 +282,10 @@ def make_chat_model(
     api_key: str | None = None,
 ) -> BaseChatModel:
     """`embedded` (default) or `small`: a bundled model in this process; `openai`, or any
-    provider once a base URL is set: an OpenAI-compatible server."""
-    if provider == "none":
-        return NoModel()
-    if base_url or provider == "openai":
-        if not base_url:
-            raise LLMUnavailable(
-                "ZHIAN_LLM=openai needs ZHIAN_LLM_BASE_URL, e.g. http://localhost:11434/v1 for Ollama."
-            )
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(
-            base_url=base_url,
-            model=model or "default",
-            api_key=api_key or "not-needed",  # type: ignore[arg-type]
-            temperature=0.3,
-            max_completion_tokens=200,
-            timeout=60,
-            max_retries=1,
-        )
-    if provider not in BUNDLED:
-        raise LLMUnavailable(f"Unknown LLM '{provider}': use embedded, small or openai.")
-    bundled = BUNDLED[provider]
-    return LlamaCppChat(
-        locate=lambda: bundled_model_path(provider, data_dir),
-        model_title=bundled.title,
-    )
+    provider once a base URL is set: an OpenAI-compatible server; `none`: no model."""
+    choice = ModelChoice(provider, data_dir, base_url, model, api_key)
+    if base_url and provider != "none":
+        provider = "openai"
+    if provider not in PROVIDERS:
+        raise LLMUnavailable(f"Unknown LLM '{provider}': use {', '.join(sorted(PROVIDERS))}.")
+    return PROVIDERS[provider](choice)

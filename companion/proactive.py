@@ -18,6 +18,7 @@ from companion.persona import Voice, voice
 from companion.reminders import schedule
 from companion.reminders.firing import clock, reminder_title, say_on_its_own
 from memory import timeutil
+from memory.access import ElderScope
 from memory.db import session_scope
 from memory.errors import InvalidInput
 from memory.models import (
@@ -30,6 +31,7 @@ from memory.models import (
     Message,
     MessageRole,
     Reminder,
+    ReminderOccurrence,
     utcnow,
 )
 from memory.timeutil import zone
@@ -273,3 +275,62 @@ def _aware(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def set_weather(
+    session: Session, scope: ElderScope, day: date, weather: str, *, set_by: str | None
+) -> DayNote:
+    """The weather of the elder's day, as the family sets it: the morning greeting says it."""
+    note = session.exec(
+        select(DayNote).where(DayNote.elder_id == scope.elder_id, DayNote.day == day)
+    ).first()
+    note = note or DayNote(elder_id=scope.elder_id, day=day)
+    note.weather, note.set_by = weather, set_by
+    session.add(note)
+    return note
+
+
+def live_start(session: Session, elder_id: str) -> int:
+    """Where a page that just opened starts listening: after the latest message, or before
+    the first reminder still waiting for "done"."""
+    latest = session.exec(select(sa.func.max(Message.id)).where(Message.elder_id == elder_id)).one()
+    waiting = session.exec(
+        select(sa.func.min(ReminderOccurrence.delivery_message_id)).where(
+            ReminderOccurrence.elder_id == elder_id,
+            ReminderOccurrence.status == "delivered",
+        )
+    ).one()
+    return min(latest or 0, waiting - 1 if waiting else latest or 0)
+
+
+def said_since(engine: sa.Engine, elder_id: str, after_id: int) -> list[dict]:
+    """What the companion said on its own after `after_id`; a reminder still waiting for
+    "done" carries its occurrence id, for the page's button."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Message, ReminderOccurrence)
+            .outerjoin(
+                ReminderOccurrence,
+                sa.and_(
+                    ReminderOccurrence.delivery_message_id == Message.id,
+                    ReminderOccurrence.status == "delivered",
+                ),
+            )
+            .where(
+                Message.elder_id == elder_id,
+                Message.id > after_id,  # type: ignore[operator]
+                Message.proactive.is_not(None),  # type: ignore[union-attr]
+            )
+            .order_by(Message.id)
+        )
+        return [
+            {
+                "id": message.id,
+                "text": message.text,
+                "kind": message.proactive,
+                "language": message.language,
+                "said_at": message.said_at.isoformat(),
+                "occurrence_id": occurrence.id if occurrence else None,
+            }
+            for message, occurrence in rows
+        ]

@@ -12,7 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from memory import visibility
+from memory import chatmodel, visibility
 from memory.access import ElderScope
 from memory.fact_checks import grounded_in
 from memory.models import (
@@ -147,7 +147,7 @@ def summarise_day(
     if not messages:
         return None
     text, written_by = None, "extract"
-    if model is not None and model._llm_type != "none":
+    if chatmodel.available(model):
         try:
             lines = "\n".join(f"- {m.text}" for m in messages[:60])
             reply = model.invoke(

@@ -26,7 +26,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
 
-from memory import facts, timewords
+from memory import chatmodel, facts, timewords
 from memory.access import ElderScope, caller_for, elder_account, resolve_scope
 from memory.db import session_scope
 from memory.fact_checks import check_model_fact
@@ -142,7 +142,7 @@ def _parse(text: str) -> Extraction:
 def _ask(model: BaseChatModel, messages: Sequence[Message], error: str | None) -> str:
     # llama.cpp holds the answer to the schema with a grammar; OpenAI-style servers get JSON mode.
     response_format: dict = {"type": "json_object"}
-    if model._llm_type == "zhian-llama-cpp":
+    if chatmodel.holds_json_schema(model):
         response_format["schema"] = _GRAMMAR_SCHEMA
     try:
         reply = model.invoke(
@@ -206,7 +206,7 @@ def _event_time(fact: ExtractedFact, message: Message, elder: Elder) -> datetime
 
 
 def _model_reads(model: BaseChatModel | None) -> bool:
-    return model is not None and model._llm_type != "none"
+    return chatmodel.available(model)
 
 
 def _model_answer(

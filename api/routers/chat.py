@@ -7,15 +7,20 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.deps import CurrentCaller, SessionDep
-from api.schemas import _storable
+from api.schemas import (
+    MAX_CHAT_CHARS,
+    MODEL_NAME,
+    ChatCompletionRequest,
+    ChatReply,
+    ChatRequest,
+    UsedMemory,
+)
 from companion.chat import Companion, Reply, Turn
 from companion.style import StyleGuard
 from memory.access import ElderScope, resolve_scope
@@ -23,49 +28,6 @@ from memory.errors import Forbidden, InvalidInput, LLMUnavailable, TooLarge
 from memory.models import Memory, Permission, Role
 
 router = APIRouter(tags=["chat"])
-
-MAX_CHAT_CHARS = 2000
-MODEL_NAME = "zhian"
-
-
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message: str = Field(description=f"What the elder says (at most {MAX_CHAT_CHARS} characters).")
-    conversation_id: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
-    stream: bool = Field(
-        default=False,
-        description="Stream the reply as server-sent events: 'delta' events with text, then "
-        "one 'done' event with the whole answer.",
-    )
-
-
-class UsedMemory(BaseModel):
-    id: int
-    text: str
-    said_at: datetime
-    speaker: str | None
-    message_ids: list[int]
-
-
-class ChatReply(BaseModel):
-    reply: str
-    language: str
-    kind: Literal["answer", "not_known", "source", "reminder_done", "reminder_set", "care"] = Field(
-        description="'answer': from the language model; 'not_known': nothing in memory answers "
-        "a question about the elder's past, so the companion asks instead of guessing; "
-        "'source': where the last answer came from; 'reminder_done': the elder said a reminder "
-        "is done, and it is recorded; 'reminder_set': the elder asked for a reminder; 'care': the "
-        "words spoke of a fall or of self-harm: a caring answer with where to find help, and "
-        "the family is alerted at once."
-    )
-    message_id: int = Field(description="The elder's message, as stored.")
-    reply_id: int = Field(description="The companion's reply, as stored.")
-    used_memory_ids: list[int]
-    used_memories: list[UsedMemory]
-    degraded: bool = Field(description="True when the vector index was unreachable.")
-    repairs: dict[str, int] = Field(description="Style repairs made to the model's reply.")
-    timings: dict[str, float]
 
 
 def _text_of(message: str) -> str:
@@ -170,24 +132,6 @@ def chat(
 
 
 # --- OpenAI-compatible --------------------------------------------------------------------
-
-
-class OpenAIMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-
-class ChatCompletionRequest(BaseModel):
-    """OpenAI's chat completion request; fields zhian does not use are accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = MODEL_NAME
-    messages: list[OpenAIMessage] = Field(min_length=1)
-    stream: bool = False
-    user: Annotated[str, Field(max_length=100), AfterValidator(_storable)] | None = None
 
 
 def _last_user_text(body: ChatCompletionRequest) -> str:

@@ -3,87 +3,32 @@ delete, see where each came from and how it changed."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import AfterValidator, BaseModel, Field
 
 from api.deps import CurrentCaller, SessionDep
 from api.routers.messages import message_public
-from api.schemas import Input, MessagePublic, Moment, Name, Timestamp, _storable
+from api.schemas import (
+    ExtractionFailure,
+    ExtractionStatusPublic,
+    FactChange,
+    FactCreate,
+    FactEventPublic,
+    FactPublic,
+    FactType,
+    FactUpdate,
+    MessagePublic,
+    Moment,
+)
 from memory import extract, facts
 from memory.access import resolve_scope
-from memory.models import FACT_KINDS, FactStatus, Memory, MemoryEvent, Permission
+from memory.models import FactStatus, Memory, MemoryEvent, Permission
 from memory.timeutil import to_utc
 
 router = APIRouter(prefix="/v1/elders/{elder_id}", tags=["facts"])
 
 FactId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-FactType = Literal[FACT_KINDS]  # type: ignore[valid-type]
-FactText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_storable)]
-Slot = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
-
-
-class FactCreate(Input):
-    type: FactType = Field(description=f"One of: {', '.join(FACT_KINDS)}.")
-    text: FactText = Field(description="The fact in a sentence, in the language it was said in.")
-    subject: Name | None = Field(default=None, description="Whom it is about (default: the elder).")
-    attribute: Slot | None = Field(
-        default=None,
-        description="The slot it fills, e.g. lives_in, name, job: a new value for lives_in, "
-        "name, job, spouse, age, school retires the old one.",
-    )
-    value: Annotated[str, Field(max_length=500), AfterValidator(_storable)] | None = None
-    event_time: Timestamp | None = Field(default=None, description="When it happened, if known.")
-    private: bool = Field(default=False, description="Never leaves the elder's own chat.")
-    sensitive: bool = Field(default=False, description="The companion does not raise it itself.")
-
-
-class FactUpdate(Input):
-    type: FactType | None = None
-    text: FactText | None = None
-    subject: Name | None = None
-    attribute: Slot | None = None
-    value: Annotated[str, Field(max_length=500), AfterValidator(_storable)] | None = None
-    event_time: Timestamp | None = None
-    private: bool | None = None
-    sensitive: bool | None = None
-
-
-class FactPublic(BaseModel):
-    id: int
-    type: str
-    text: str
-    status: str = Field(description="unconfirmed (inferred, awaiting review), confirmed, rejected")
-    subject: str | None
-    attribute: str | None
-    value: str | None
-    said_at: datetime
-    event_time: datetime | None
-    valid_to: datetime | None = Field(description="When it stopped being true (retired), if so.")
-    superseded_by: int | None = Field(description="The fact that replaced it, if retired.")
-    private: bool
-    sensitive: bool
-    confidence: float | None
-    added_by: str | None = Field(description="companion (extracted), elder or family")
-    language: str | None
-
-
-class FactChange(BaseModel):
-    fact: FactPublic
-    action: Literal["created", "merged"]
-    retired: list[FactPublic]
-
-
-class FactEventPublic(BaseModel):
-    id: int
-    action: str = Field(description="created, merged, retired, edited, approved, rejected, deleted")
-    at: datetime
-    actor_role: str | None
-    actor_name: str | None
-    before: dict | None
-    after: dict | None
 
 
 def fact_public(fact: Memory) -> FactPublic:
@@ -224,20 +169,6 @@ def fact_sources(
     """The messages the fact came from: the elder's own words, with their dates."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.memories_read)
     return [message_public(m) for m in facts.fact_sources(session, scope, fact_id)]
-
-
-class ExtractionFailure(BaseModel):
-    at: datetime
-    message_ids: list[int]
-    attempts: int
-    error: str | None
-
-
-class ExtractionStatusPublic(BaseModel):
-    pending: int = Field(description="Messages not yet read for facts.")
-    ok: int = Field(description="Batches read.")
-    failed: int = Field(description="Batches whose answer from the model could not be used.")
-    failures: list[ExtractionFailure]
 
 
 @router.get("/extraction-status", response_model=ExtractionStatusPublic)

@@ -3,91 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, field_validator
 
 from api.deps import CurrentCaller, SessionDep
-from api.schemas import Input, Timestamp
+from api.schemas import (
+    IndexStatusPublic,
+    MemoryHitPublic,
+    MemorySearch,
+    PeriodPublic,
+    SearchPublic,
+    SourcePublic,
+)
 from memory import store
 from memory.access import record_access, resolve_scope
-from memory.models import MemoryKind, Permission
-from memory.search import MAX_K, Query, search
+from memory.models import Permission
+from memory.search import Query, search
 from memory.timeutil import to_utc
 
 router = APIRouter(prefix="/v1/elders/{elder_id}", tags=["memories"])
-
-
-class IndexStatusPublic(BaseModel):
-    pending: int = Field(description="Memories stored but not yet in the vector index.")
-    indexed: int
-
-
-class MemorySearch(Input):
-    query: Annotated[str, Field(max_length=2000)] = Field(
-        description="What to recall, in the elder's words or yours; time words such as "
-        "'last week' or '去年春節' narrow it to that period."
-    )
-    k: int = Field(default=10, description=f"How many memories to return (1 to {MAX_K}).")
-    as_of: Timestamp | None = Field(
-        default=None,
-        description="The moment the question is asked from (default: now); time words are "
-        "read from it and nothing said after it is returned. Without offset: elder's timezone.",
-    )
-    since: Timestamp | None = Field(default=None, description="Only what was said from then on.")
-    until: Timestamp | None = Field(default=None, description="Only what was said before then.")
-    kinds: list[MemoryKind] | None = Field(default=None, max_length=len(MemoryKind))
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("The query is empty: say what to look for.")
-        if "\x00" in value:
-            raise ValueError("The query contains a NUL character.")
-        return value
-
-    @field_validator("k")
-    @classmethod
-    def _k_in_range(cls, value: int) -> int:
-        if not 1 <= value <= MAX_K:
-            raise ValueError(f"k must be between 1 and {MAX_K}; ask for at most {MAX_K} memories.")
-        return value
-
-
-class SourcePublic(BaseModel):
-    message_id: int
-    external_id: str | None
-
-
-class MemoryHitPublic(BaseModel):
-    id: int
-    text: str
-    kind: str
-    score: float = Field(description="Fused relevance, 0 to about 1.5; higher is better.")
-    said_at: datetime
-    event_time: datetime | None
-    speaker: str | None
-    role: str | None
-    language: str | None
-    sources: list[SourcePublic]
-
-
-class PeriodPublic(BaseModel):
-    words: str
-    start: datetime
-    end: datetime
-
-
-class SearchPublic(BaseModel):
-    results: list[MemoryHitPublic]
-    degraded: bool = Field(
-        description="True when the vector index could not be reached and only words matched."
-    )
-    period: PeriodPublic | None = Field(
-        default=None, description="The period the query's time words were read as."
-    )
 
 
 @router.get("/index-status", response_model=IndexStatusPublic)
