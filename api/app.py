@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from langchain_core.language_models import BaseChatModel
 
 from api.errors import BodySizeLimit, register_error_handlers
+from api.request_id import RequestId, tag_log_records
 from api.routers import (
     accounts,
     audit,
@@ -24,8 +25,10 @@ from api.routers import (
     family,
     grants,
     health,
+    imports,
     memories,
     messages,
+    records,
     reminders,
     story,
     web,
@@ -161,7 +164,9 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
             window_seconds=settings.auth_failure_window_seconds,
         ),
     )
-    app.add_middleware(SecurityHeaders)  # outermost: the 413s and 429s carry them too
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestId)  # outermost: every answer, 413s and 429s too, carries its id
+    tag_log_records()
     redact_tokens_in()
     for module in (
         health,
@@ -169,6 +174,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         accounts,
         grants,
         messages,
+        imports,
         memories,
         facts,
         chat,
@@ -179,6 +185,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         events,
         family,
         story,
+        records,
         audit,
         web,
     ):

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import request_id
 from api.schemas import control_character
 from memory.errors import (
     Conflict,
@@ -166,14 +167,16 @@ async def _on_database_down(_request: Request, exc: OperationalError) -> JSONRes
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("Unexpected error while handling a request")
+    reference = request_id.current()
+    log.exception("Unexpected error while handling a request (request %s)", reference)
     return JSONResponse(
         error_body(
             "internal",
-            "Something went wrong on the server. It has been logged; try again, "
-            "and tell the operator if it keeps happening.",
+            "Something went wrong on the server. It has been logged; try again, and if it "
+            f"keeps happening tell the operator this reference: {reference}.",
         ),
         status_code=500,
+        headers={request_id.HEADER: reference},
     )
 
 

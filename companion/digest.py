@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from companion.alerts.concerns import without_private_words
 from companion.reminders import schedule
-from memory import chatmodel, visibility
+from memory import chatmodel, prompts, visibility
 from memory.access import ElderScope, system_scope
 from memory.models import (
     FACT_KINDS,
@@ -85,11 +85,11 @@ def _summary(
         lines = "\n".join(f"[{n}] {m.text}" for n, m in enumerate(numbered, 1))
         prompt = [
             SystemMessage(
-                content=(
-                    f"Write two or three short sentences in {_LANGUAGE_NAMES.get(language, 'English')} "
-                    f"for {elder.preferred_name or elder.display_name}'s family: what they talked "
-                    "about, how they seemed. Use only the numbered messages, in the third person, "
-                    "and end each sentence with the numbers it rests on, like [2][5]."
+                content=prompts.text(
+                    "digest",
+                    language,
+                    language_name=_LANGUAGE_NAMES.get(language, "English"),
+                    name=elder.preferred_name or elder.display_name,
                 )
             ),
             HumanMessage(content=lines),

@@ -7,12 +7,10 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 
 from memory.language import in_script
 from memory.models import LANGUAGES
-
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+from memory.prompts import PROMPTS
 
 _MONTHS = [
     "January",

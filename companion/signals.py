@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from companion.alerts.concerns import open_recently, raise_flag
 from companion.meaning import ConcernBank, Reading
 from companion.persona import Voice, voice
-from memory import utterance
+from memory import prompts, utterance
 from memory.embed import DEFAULT_EMBEDDER, make_embedder
 from memory.language import CJK, _converter
 from memory.models import ConcernFlag, Elder, Message, MessageRole, MessageSignal, utcnow
@@ -935,15 +935,6 @@ class _Answer(BaseModel):
     mood: str
 
 
-_SYSTEM = (
-    "You check what an older person said for things their family should know. Answer only "
-    'JSON: {"concerns": [...], "mood": "..."}. concerns: any of '
-    + ", ".join(CONCERNS)
-    + " that are happening to the speaker NOW (not long ago, not to someone else, not a "
-    "joke, a fear or an idiom such as 熱死了 or 'dying to'). mood: one of " + ", ".join(MOODS) + "."
-)
-
-
 def refine(model: BaseChatModel, text: str, found: Signals) -> Signals:
     """Ask the model whether what the rules heard is happening to the speaker now: it may drop
     a concern the rules found that is not urgent. It adds nothing, keeps the urgent ones (a
@@ -953,7 +944,11 @@ def refine(model: BaseChatModel, text: str, found: Signals) -> Signals:
     if not found.concerns or not [c for c in found.concerns if c not in found.urgent]:
         return Signals(mood=found.mood, concerns=list(found.concerns), by=found.by)
     prompt = [
-        SystemMessage(content=_SYSTEM),
+        SystemMessage(
+            content=prompts.text(
+                "second_look", concerns=", ".join(CONCERNS), moods=", ".join(MOODS)
+            )
+        ),
         HumanMessage(content=f"Said: {text}\nThe rules heard: {json.dumps(found.concerns)}\nJSON:"),
     ]
     try:

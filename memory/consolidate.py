@@ -12,7 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from memory import chatmodel, visibility
+from memory import chatmodel, prompts, visibility
 from memory.access import ElderScope
 from memory.fact_checks import grounded_in
 from memory.models import (
@@ -115,12 +115,6 @@ def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-_SUMMARY_PROMPT = (
-    "Summarise what this older person talked about today in at most three short sentences, in "
-    "the language they used, in the third person. Only what the messages say."
-)
-
-
 def summarise_day(
     session: Session, scope: ElderScope, day: date, model: BaseChatModel | None
 ) -> DaySummary | None:
@@ -151,7 +145,7 @@ def summarise_day(
         try:
             lines = "\n".join(f"- {m.text}" for m in messages[:60])
             reply = model.invoke(
-                [SystemMessage(content=_SUMMARY_PROMPT), HumanMessage(content=lines)],
+                [SystemMessage(content=prompts.text("day_summary")), HumanMessage(content=lines)],
                 max_tokens=200,
                 temperature=0.2,
             )

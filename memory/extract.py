@@ -26,7 +26,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
 
-from memory import chatmodel, facts, timewords
+from memory import chatmodel, facts, prompts, timewords
 from memory.access import ElderScope, caller_for, elder_account, resolve_scope
 from memory.db import session_scope
 from memory.fact_checks import check_model_fact
@@ -95,27 +95,6 @@ def _grammar_schema() -> dict:
 _GRAMMAR_SCHEMA = _grammar_schema()
 
 
-_SYSTEM = """You read what an older person (and sometimes their family) said, and list the facts \
-about the older person's life: people, places, events, routines, preferences, health, \
-relationships, feelings. Rules:
-- Only what the words say. Never guess. Greetings, questions and small talk hold no facts.
-- "text": the fact in one short sentence, in the same language and script as the message.
-- "subject": "self" when it is about the older person, else the person's name or relation.
-- "attribute": the slot (lives_in, name, job, likes, ...); "value": the slot's value, short.
-- "when": the time words of the message if it says when it happened ("上個禮拜二", "1968", \
-"when I was twenty"), else null.
-- "source": the number of the message.
-- Questions and requests to the companion are not facts.
-Answer with JSON only: {"facts": [...]} (an empty list when there is nothing).
-Example. Messages:
-1. [older person] 我住在台南，上個禮拜二去看了醫生。
-2. [older person] 你今天好嗎？
-Answer: {"facts": [{"type": "place", "text": "住在台南", "subject": "self", "attribute": \
-"lives_in", "value": "台南", "when": null, "confidence": 0.9, "source": 1}, {"type": "event", \
-"text": "上個禮拜二去看了醫生", "subject": "self", "attribute": "event", "value": "看醫生", \
-"when": "上個禮拜二", "confidence": 0.9, "source": 1}]}"""
-
-
 def _prompt(messages: Sequence[Message], error: str | None) -> list:
     lines = []
     for i, m in enumerate(messages, start=1):
@@ -128,7 +107,7 @@ def _prompt(messages: Sequence[Message], error: str | None) -> list:
     body = "Messages:\n" + "\n".join(lines)
     if error:
         body += f"\n\nYour last answer was not valid ({error[:300]}). Answer with JSON only."
-    return [SystemMessage(content=_SYSTEM), HumanMessage(content=body)]
+    return [SystemMessage(content=prompts.text("extraction")), HumanMessage(content=body)]
 
 
 def _parse(text: str) -> Extraction:
