@@ -757,3 +757,80 @@ class ConcernPublic(BaseModel):
     created_at: datetime
     seen_by: str | None
     resolved_by: str | None
+
+
+# --- an elder's record: export and erasure --------------------------------------------------
+
+
+class ErasureConfirm(Input):
+    confirm: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The elder's (or account's) name exactly as registered: erasure cannot be "
+        "undone.",
+        examples=["林美華"],
+    )
+
+
+class ErasurePublic(BaseModel):
+    erased: dict[str, int] = Field(description="Rows erased, per table.")
+    audit_id: int | None = Field(description="The audit record kept (without their words).")
+
+
+# --- chat histories brought in ------------------------------------------------------------
+
+
+class ChatImportForm(BaseModel):
+    """The form fields sent with the file (multipart/form-data)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    format: Literal["line", "whatsapp", "csv"] = Field(
+        description="line (LINE's saved chat text), whatsapp (WhatsApp's exported chat, "
+        "without media), or csv (a header row timestamp,sender,text)."
+    )
+    senders: list[Annotated[str, Field(min_length=3, max_length=300)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Who each sender is: NAME=elder or NAME=ACCOUNT_ID (a family account of "
+        "this elder); one field per sender.",
+    )
+    keep_others: bool = Field(
+        default=False,
+        description="Keep senders not named in `senders` as other speakers; otherwise they "
+        "stop the import with a list of their names.",
+    )
+    date_order: Literal["auto", "dmy", "mdy", "ymd"] = Field(
+        default="auto",
+        description="How the file writes dates, when it cannot be told from the file itself "
+        "(no day over 12): dmy (31/12/2023) or mdy (12/31/2023).",
+    )
+
+
+class ChatImportProblem(BaseModel):
+    line: int = Field(description="The line of the file, counting from 1.")
+    message: str
+
+
+class ChatImportPublic(BaseModel):
+    id: int
+    format: str
+    filename: str | None
+    status: Literal["queued", "reading", "writing", "done", "failed"]
+    progress: float = Field(description="0 to 1.")
+    requested_by: str
+    requested_at: datetime
+    finished_at: datetime | None
+    lines: int = Field(description="Lines in the file (once read).")
+    messages: int = Field(description="Messages in the file to bring in (once read).")
+    written: int = Field(description="Messages written so far (they show once all are).")
+    counts: dict | None = Field(
+        description="When done: imported, already_there, system_lines (by kind: sticker, "
+        "photo, call…, skipped), senders (messages each), date_order."
+    )
+    message: str | None = Field(description="When failed: what went wrong and what to do.")
+    errors: list[ChatImportProblem] = Field(description="When failed: each line not read.")
+
+
+class ChatImportPage(BaseModel):
+    items: list[ChatImportPublic]
