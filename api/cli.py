@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import sqlalchemy as sa
@@ -95,9 +96,17 @@ def _admin_engine() -> sa.Engine:
     return engine
 
 
-def _fail(message: str) -> None:
-    err.print(f"[red]Error:[/red] {escape(message)}")
-    sys.exit(2)
+class Refusal(click.ClickException):
+    """What the operator reads when a command cannot go on: one sentence, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        err.print(f"[red]Error:[/red] {escape(self.message)}")
+
+
+def _fail(message: str) -> NoReturn:
+    raise Refusal(message)
 
 
 def _first_line(text: object) -> str:
@@ -187,7 +196,7 @@ class _Zhian(click.Group):
         except Exception as exc:  # noqa: BLE001 - said in the operator's terms below
             if ctx.params.get("verbose"):
                 err.print_exception()
-            _fail(in_plain_words(exc))
+            raise Refusal(in_plain_words(exc)) from exc
 
 
 @click.group(
