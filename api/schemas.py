@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import UploadFile
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -785,11 +786,12 @@ class ChatImportForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    file: UploadFile = Field(description="The exported chat, as the app saved it.")
     format: Literal["line", "whatsapp", "csv"] = Field(
         description="line (LINE's saved chat text), whatsapp (WhatsApp's exported chat, "
         "without media), or csv (a header row timestamp,sender,text)."
     )
-    senders: list[Annotated[str, Field(min_length=3, max_length=300)]] = Field(
+    senders: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
         default_factory=list,
         max_length=100,
         description="Who each sender is: NAME=elder or NAME=ACCOUNT_ID (a family account of "
