@@ -30,8 +30,16 @@ log = logging.getLogger(__name__)
 PASSAGE_CHARS = 500
 
 
-def passage_text(text: str) -> str:
-    return text[:PASSAGE_CHARS]
+# The form of the passages embedded; a new form means new collections, filled again from SQL
+# by themselves (memory.indexer.adopt_new_collection), never old and new vectors mixed.
+PASSAGE_FORM = "spk1"
+
+
+def passage_text(text: str, speaker: str | None = None) -> str:
+    """What the dense side embeds: who said it, then the start of what they said, so that "I
+    went…" reads as its speaker's."""
+    passage = text[:PASSAGE_CHARS]
+    return f"{speaker}: {passage}" if speaker else passage
 
 
 class IndexUnavailable(Exception):
@@ -63,6 +71,10 @@ def metadata_for(memory: Memory) -> dict[str, str | int | bool]:
         "said_at": _epoch(memory.said_at),
         "private": bool(memory.private),
     }
+    if memory.role:
+        meta["role"] = memory.role
+    if memory.speaker:
+        meta["speaker"] = memory.speaker
     if memory.event_time is not None:
         meta["event_time"] = _epoch(memory.event_time)
     return meta
@@ -86,11 +98,19 @@ def where_for(
     kinds: Sequence[str] | None = None,
     said: TimeRange | None = None,
     happened: TimeRange | None = None,
+    speakers: Sequence[str] | None = None,
+    elder_role: bool = False,
 ) -> dict | None:
     """The Chroma filter within one elder's collection: `said` bounds when it was said;
-    `happened` matches what was said or happened in the range. None when nothing narrows it
-    (a filtered query costs Chroma far more than a plain nearest-neighbour one)."""
+    `happened` matches what was said or happened in the range; `speakers` and `elder_role`
+    keep the turns of these speakers and of the elder. None when nothing narrows it (a
+    filtered query costs Chroma far more than a plain nearest-neighbour one)."""
     clauses: list[dict] = []
+    whose: list[dict] = [{"speaker": {"$in": list(speakers)}}] if speakers else []
+    if elder_role:
+        whose.append({"role": "elder"})
+    if whose:
+        clauses.append(whose[0] if len(whose) == 1 else {"$or": whose})
     if kinds:
         clauses.append({"kind": {"$in": list(kinds)}})
     if said is not None:
@@ -131,7 +151,9 @@ class VectorIndex:
     @property
     def collection_name(self) -> str:
         """The prefix of this embedder's collections."""
-        return self._collection_prefix or self.embedder.collection_name  # type: ignore[attr-defined]
+        if self._collection_prefix:
+            return self._collection_prefix
+        return f"{self.embedder.collection_name}-{PASSAGE_FORM}"  # type: ignore[attr-defined]
 
     def name_for(self, elder_id: str) -> str:
         name = f"{self.collection_name}.{_NAME_CHARS.sub('-', elder_id)}"
@@ -205,7 +227,9 @@ class VectorIndex:
         if not memories:
             return
         if vectors is None:
-            vectors = self.embedder.embed_documents([passage_text(m.text) for m in memories])
+            vectors = self.embedder.embed_documents(
+                [passage_text(m.text, m.speaker) for m in memories]
+            )
         by_elder: dict[str, list[int]] = {}
         for position, memory in enumerate(memories):
             by_elder.setdefault(memory.elder_id, []).append(position)
@@ -291,6 +315,8 @@ class VectorIndex:
         kinds: Sequence[str] | None = None,
         said: TimeRange | None = None,
         happened: TimeRange | None = None,
+        speakers: Sequence[str] | None = None,
+        elder_role: bool = False,
     ) -> list[VectorHit]:
         """The `k` nearest memories of this one elder, private ones included: the caller
         drops what its reader may not see (memory.search does, in SQL)."""
@@ -299,7 +325,13 @@ class VectorIndex:
             collection.query,
             query_embeddings=[list(vector)],
             n_results=k,
-            where=where_for(kinds=kinds, said=said, happened=happened),
+            where=where_for(
+                kinds=kinds,
+                said=said,
+                happened=happened,
+                speakers=speakers,
+                elder_role=elder_role,
+            ),
             include=["distances", "metadatas"],
         )
         hits: list[VectorHit] = []

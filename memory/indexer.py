@@ -15,7 +15,8 @@ from sqlmodel import select
 
 from memory.db import session_scope
 from memory.index import IndexUnavailable, VectorIndex
-from memory.models import IndexTombstone, Memory
+from memory.lexical import memory_terms
+from memory.models import IndexTombstone, Memory, MemoryKind
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def drain_batch(
                 .where(Memory.id.in_([m.id for m in pending]))  # type: ignore[union-attr]
                 .values(index_pending=False)
             )
+            _refresh_search_terms(session, pending)
         result.indexed = len(pending)
     with session_scope(engine) as session:
         query = select(IndexTombstone)
@@ -66,6 +68,19 @@ def drain_batch(
             session.execute(sa.delete(IndexTombstone).where(IndexTombstone.memory_id.in_(ids)))  # type: ignore[attr-defined]
         result.removed = len(ids)
     return result
+
+
+def _refresh_search_terms(session, memories: list[Memory]) -> None:  # type: ignore[no-untyped-def]
+    """Terms written before the speaker was indexed (or by an older zhian) are brought up to
+    date when their memory is indexed again, so a rebuild renews both sides."""
+    for memory in memories:
+        if memory.kind != MemoryKind.turn.value:
+            continue
+        fresh = memory_terms(memory.text, memory.speaker)
+        if fresh != memory.search_terms:
+            session.execute(
+                sa.update(Memory).where(Memory.id == memory.id).values(search_terms=fresh)
+            )
 
 
 def pending_count(engine: sa.Engine, elder_id: str | None = None) -> int:

@@ -72,3 +72,12 @@ def document_terms(text: str) -> str:
 def query_terms(text: str) -> list[str]:
     """Distinct terms of a query, first occurrence first."""
     return list(dict.fromkeys(terms(text)))
+
+
+def memory_terms(text: str, speaker: str | None = None) -> str:
+    """What is stored beside a memory: its words and the name of who said them, so that "I"
+    in a turn is found by its speaker's name."""
+    words = document_terms(text)
+    if not speaker:
+        return words
+    return f"{words} {document_terms(speaker)}".strip()

@@ -1,18 +1,21 @@
 """Hybrid, time-aware recall over one elder's memories.
 
-Two scores are fused: lexical (memory.lexical terms in SQLite FTS5 / PostgreSQL full-text)
-and dense (the vector index). Each side is scaled to 0..1 over its candidates and mixed
-(dense 0.8, lexical 0.2: what bench/retrieval.py measured best). Time words in the question
-("last week", "去年春節") name a period: memories said or set in it are searched for on their
-own as well, so they are found however many others there are, and come first. A little
-recency breaks near-ties. When the vector index is down the lexical side answers alone,
-marked degraded.
+Two ranked lists are fused by reciprocal rank (each memory scores 1 / (60 + its rank) on each
+list; Cormack, Clarke and Büttcher 2009, the constant theirs, nothing tuned on our data): the
+lexical side (memory.lexical terms in SQLite FTS5 / PostgreSQL full-text) and the dense side
+(the vector index). Ranks, not raw scores, so one side's scale cannot bury what the other
+found first: an old turn holding every word of the question stays near the top. A question
+that names someone (the elder by name or as 媽媽 / Grandma, a family member, a speaker of an
+imported chat) adds a third list, those people's own turns ranked by the same two sides, so
+what Caroline said outranks what was said to Caroline. Time words in the question ("last
+week", "去年春節") name a period: memories said or set in it are searched for on their own as
+well, so they are found however many others there are, and come first. Recency only breaks
+ties. When the vector index is down the lexical side answers alone, marked degraded.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,12 +23,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from memory import timewords, visibility
+from memory import speakers, timewords, visibility
 from memory.access import ElderScope
 from memory.errors import InvalidInput
 from memory.index import IndexUnavailable, TimeRange, VectorIndex
 from memory.lexical import query_terms
-from memory.models import FactStatus, Memory, MemorySource, Message, utcnow
+from memory.models import FactStatus, Memory, MemorySource, Message, MessageRole, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +38,14 @@ _MAX_QUERY_TERMS = 64
 
 @dataclass(frozen=True)
 class Tuning:
-    """Weights of the fusion; the defaults are what bench/retrieval.py measured best."""
+    """The fusion's constants: standard values, not fitted to any benchmark."""
 
-    dense: float = 0.8  # the dense side's share of the fused score; the lexical side has the rest
+    rank_constant: float = 60.0  # reciprocal-rank fusion's k
+    own_turns: float = 1.0  # weight of the named people's own turns, as one more list
+    every_word: float = 1.0  # weight of the memories holding every word of the question
     # Added for memories in the period the question names: enough to put them first, so the
     # period works as a filter that still answers (with the rest) when it holds nothing.
     in_period: float = 1.0
-    recency: float = 0.05  # added for what was said today, halving every `half_life_days`
-    half_life_days: float = 30.0
     pool: int = 100  # candidates taken from each side
 
 
@@ -87,6 +90,14 @@ class _Filters:
     roles: Sequence[str] | None = None
 
 
+@dataclass(frozen=True)
+class _Own:
+    """Only the turns of these speakers (by name), and the elder's when `elder`."""
+
+    speakers: Sequence[str]
+    elder: bool
+
+
 # --- lexical ------------------------------------------------------------------------------
 
 
@@ -120,6 +131,7 @@ def lexical_scores(
     filters: _Filters,
     limit: int,
     happened: TimeRange | None = None,
+    own: _Own | None = None,
 ) -> dict[int, float]:
     """Memory id to lexical relevance (BM25 on SQLite, ts_rank_cd on PostgreSQL; higher is
     better), for the best `limit` matches."""
@@ -132,7 +144,7 @@ def lexical_scores(
             + " OR ".join(f'"{t}"' for t in terms)
             + ")"
         )
-        if happened is None and filters.said is None and not filters.kinds:
+        if happened is None and filters.said is None and not filters.kinds and own is None:
             # The common case, on the full-text index alone: the elder is in the match, and
             # what the reader may not see is dropped with the candidates (memory.search._load).
             rows = session.execute(
@@ -160,21 +172,32 @@ def lexical_scores(
             Memory.elder_id == elder_id, tsv.op("@@")(tsquery)
         )
     query = _sql_filters(query.order_by(relevance.desc(), Memory.id.desc()), filters, happened)  # type: ignore[union-attr]
+    if own is not None:
+        whose = [Memory.speaker.in_(list(own.speakers))] if own.speakers else []  # type: ignore[union-attr]
+        if own.elder:
+            whose.append(Memory.role == MessageRole.elder.value)
+        query = query.where(sa.or_(*whose))
     return {int(i): float(r) for i, r in session.exec(query.limit(limit))}
 
 
 # --- fusion -------------------------------------------------------------------------------
 
 
-def _normalised(scores: dict[int, float], *, floor: float | None = None) -> dict[int, float]:
-    """Scores mapped to 0..1 between `floor` (default: the lowest) and the highest."""
-    if not scores:
-        return {}
-    top = max(scores.values())
-    low = min(scores.values()) if floor is None else floor
-    if top <= low:
-        return dict.fromkeys(scores, 1.0)
-    return {i: (v - low) / (top - low) for i, v in scores.items()}
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    """1 for the best; equal scores share a rank, so that recency alone decides between them."""
+    ordered = sorted(scores.values(), reverse=True)
+    first = {}
+    for position, value in enumerate(ordered, start=1):
+        first.setdefault(value, position)
+    return {i: first[v] for i, v in scores.items()}
+
+
+def _reciprocal(lists: Sequence[dict[int, float]], constant: float) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for scores in lists:
+        for memory_id, rank in _ranks(scores).items():
+            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (constant + rank)
+    return fused
 
 
 def search(
@@ -222,6 +245,7 @@ def search(
 
     degraded = index is None
     similarity: dict[int, float] = {}
+    vector: Sequence[float] | None = None
     if index is not None:
         try:
             vector = query_vector if query_vector is not None else index.embedder.embed_query(text)
@@ -241,34 +265,128 @@ def search(
     if not candidates:
         return Result(hits=[], degraded=degraded, period=period, period_words=period_words)
     rows = _load(session, scope, candidates, filters)
-    # Memories the dense side did not return are no closer than the farthest it did.
-    dense = _normalised(similarity)
-    words = _normalised(lexical, floor=0.0)
-    dense_share = tuning.dense if similarity else 0.0
+    # Ranked among what this reader may see, so that what they may not leaves no trace.
+    fused = _reciprocal(
+        [{i: v for i, v in side.items() if i in rows} for side in (lexical, similarity)],
+        tuning.rank_constant,
+    )
+    own = _own_turns(
+        session,
+        scope,
+        None if degraded else index,
+        text=text,
+        terms=terms,
+        rows=rows,
+        filters=filters,
+        pool=pool,
+        query_vector=vector if not degraded and index is not None else None,
+        rank_constant=tuning.rank_constant,
+    )
+    for memory_id, score in _reciprocal([own.ranking], tuning.rank_constant).items():
+        fused[memory_id] = fused.get(memory_id, 0.0) + tuning.own_turns * score
+    complete = _every_word(terms, rows, lexical)
+    for memory_id, score in _reciprocal([complete], tuning.rank_constant).items():
+        fused[memory_id] = fused.get(memory_id, 0.0) + tuning.every_word * score
+    similarity = {**own.similarity, **similarity}
+    lexical = {**own.lexical, **lexical}
     scored: list[Hit] = []
     for memory_id, memory in rows.items():
         if period is not None and _within(memory, period):
             in_period.add(memory_id)
-        fused = dense_share * dense.get(memory_id, 0.0) + (1 - dense_share) * words.get(
-            memory_id, 0.0
-        )
-        age_days = max((as_of - memory.said_at).total_seconds() / 86400, 0.0)
-        bonus = tuning.recency * math.pow(0.5, age_days / tuning.half_life_days)
-        if memory_id in in_period:
-            bonus += tuning.in_period
+        bonus = tuning.in_period if memory_id in in_period else 0.0
         scored.append(
             Hit(
                 memory=memory,
-                score=round(fused + bonus, 6),
+                score=round(fused.get(memory_id, 0.0) + bonus, 6),
                 similarity=similarity.get(memory_id),
                 lexical=lexical.get(memory_id),
                 in_period=memory_id in in_period,
             )
         )
-    scored.sort(key=lambda h: (-h.score, -(h.memory.id or 0)))
+    # Recency breaks ties, and only ties.
+    scored.sort(key=lambda h: (-h.score, -h.memory.said_at.timestamp(), -(h.memory.id or 0)))
     top = scored[: query.k]
     _attach_sources(session, top)
     return Result(hits=top, degraded=degraded, period=period, period_words=period_words)
+
+
+def _every_word(
+    terms: Sequence[str], rows: dict[int, Memory], lexical: dict[int, float]
+) -> dict[int, float]:
+    """The memories holding every term of a question of two terms or more, by lexical score:
+    one more list, so that a turn saying exactly what was asked is not outvoted by turns the
+    dense side finds a little closer."""
+    wanted = set(terms)
+    if len(wanted) < 2:
+        return {}
+    return {
+        i: lexical[i]
+        for i, memory in rows.items()
+        if i in lexical and wanted <= set(memory.search_terms.split())
+    }
+
+
+@dataclass
+class _OwnTurns:
+    ranking: dict[int, float] = field(default_factory=dict)  # own turn -> its fused score
+    lexical: dict[int, float] = field(default_factory=dict)
+    similarity: dict[int, float] = field(default_factory=dict)
+
+
+def _own_turns(
+    session: Session,
+    scope: ElderScope,
+    index: VectorIndex | None,
+    *,
+    text: str,
+    terms: Sequence[str],
+    rows: dict[int, Memory],
+    filters: _Filters,
+    pool: int,
+    query_vector: Sequence[float] | None,
+    rank_constant: float,
+) -> _OwnTurns:
+    """The turns of the people the question names, ranked by the rest of its words on both
+    sides. New candidates found this way are added to `rows`."""
+    found = _OwnTurns()
+    people = speakers.people_of(session, scope.elder_id)
+    known = {m.speaker for m in rows.values() if m.speaker} | set(people.family_names)
+    named = speakers.named_in(text, people, known)
+    if not named:
+        return found
+    name_terms = set(query_terms(" ".join(named.words)))
+    content = [t for t in terms if t not in name_terms]
+    own = _Own(speakers=sorted(named.speakers), elder=named.elder)
+    if content:
+        found.lexical = lexical_scores(
+            session, scope.elder_id, content, filters=filters, limit=pool, own=own
+        )
+    if index is not None and query_vector is not None:
+        try:
+            for hit in index.query(
+                scope.elder_id,
+                query_vector,
+                k=pool,
+                kinds=filters.kinds,
+                said=filters.said,
+                speakers=own.speakers,
+                elder_role=own.elder,
+            ):
+                found.similarity[hit.memory_id] = hit.similarity
+        except IndexUnavailable as exc:
+            log.warning("Searching the named people's turns without the vector index: %s", exc)
+    missing = (set(found.lexical) | set(found.similarity)) - set(rows)
+    if missing:
+        rows.update(_load(session, scope, missing, filters))
+    theirs = {
+        i for i, m in rows.items() if named.said(role=m.role, speaker=m.speaker, people=people)
+    }
+    lists = [
+        {i: v for i, v in found.lexical.items() if i in theirs},
+        {i: v for i, v in found.similarity.items() if i in theirs},
+    ]
+    found.ranking = _reciprocal(lists, rank_constant)
+    return found
 
 
 def _load(

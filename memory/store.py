@@ -16,7 +16,7 @@ from memory import visibility
 from memory.access import Caller, ElderScope, create_account, record, record_access
 from memory.errors import InvalidInput, NotFound
 from memory.language import detect_language
-from memory.lexical import document_terms
+from memory.lexical import memory_terms
 from memory.models import (
     LANGUAGES,
     Elder,
@@ -391,7 +391,7 @@ def _remember_turns(session: Session, messages: Sequence[Message]) -> None:
             elder_id=m.elder_id,
             kind=MemoryKind.turn.value,
             text=m.text,
-            search_terms=document_terms(m.text),
+            search_terms=memory_terms(m.text, m.speaker),
             role=m.role,
             speaker=m.speaker,
             language=m.language,
