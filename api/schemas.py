@@ -836,3 +836,34 @@ class ChatImportPublic(BaseModel):
 
 class ChatImportPage(BaseModel):
     items: list[ChatImportPublic]
+
+
+class StoryRequest(Input):
+    format: Literal["json", "markdown", "html", "fountain", "csv"] = Field(
+        default="json",
+        description="json (schema /v1/schemas/story.json), markdown, html (a printable "
+        "life-story book), fountain (a screenplay treatment) or csv (a shot list)",
+    )
+    since: Day | None = Field(default=None, description="Only what happened from this day.")
+    until: Day | None = Field(default=None, description="...until this day.")
+    people: list[Name] = Field(default_factory=list, max_length=50)
+    places: list[Name] = Field(default_factory=list, max_length=50)
+    topics: list[Name] = Field(default_factory=list, max_length=50)
+    style: Literal["cinematic", "documentary", "watercolour", "black-and-white"] = Field(
+        default="cinematic", description="One look and palette for the whole film."
+    )
+    sensitive: bool = Field(
+        default=False, description="Include sensitive memories, if the grant allows."
+    )
+
+
+class ExportRunPublic(BaseModel):
+    id: int
+    account_name: str
+    requested_at: str
+    format: str
+    status: str
+    progress: float
+    filters: dict
+    counts: dict | None
+    download: str | None

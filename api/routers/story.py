@@ -3,68 +3,32 @@ the list of exports for the family, and the schema."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from typing import Annotated, Literal
+from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.deps import CurrentCaller, SessionDep
-from api.schemas import Day, Input, Name
+from api.schemas import ExportRunPublic, StoryRequest
 from companion import story
-from memory.access import ElderScope, grant_of, record, resolve_scope, system_scope
-from memory.db import session_scope
+from companion.story import jobs
+from memory.access import ElderScope, grant_of, record, resolve_scope
 from memory.errors import Conflict, Forbidden, NotFound
-from memory.models import Grant, Memory, Message, Permission, Role, StoryExportRun, utcnow
-
-log = logging.getLogger(__name__)
+from memory.models import Grant, Permission, Role, StoryExportRun
 
 router = APIRouter(tags=["story"])
 
-# More than this many memories and messages: the export runs as a job (202, then download).
-JOB_THRESHOLD = 3000
-
-
-class StoryRequest(Input):
-    format: Literal["json", "markdown", "html"] = Field(
-        default="json",
-        description="json (schema /v1/schemas/story.json), markdown, or html "
-        "(a printable life-story book)",
-    )
-    since: Day | None = Field(default=None, description="Only what happened from this day.")
-    until: Day | None = Field(default=None, description="...until this day.")
-    people: list[Name] = Field(default_factory=list, max_length=50)
-    places: list[Name] = Field(default_factory=list, max_length=50)
-    topics: list[Name] = Field(default_factory=list, max_length=50)
-    style: Literal["cinematic", "documentary", "watercolour", "black-and-white"] = "cinematic"
-    sensitive: bool = Field(
-        default=False, description="Include sensitive memories, if the grant allows."
-    )
-
-
-class ExportRunPublic(BaseModel):
-    id: int
-    account_name: str
-    requested_at: str
-    format: str
-    status: str
-    progress: float
-    filters: dict
-    counts: dict | None
-    download: str | None
-
-
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-_MEDIA = {
-    "json": "application/json",
-    "markdown": "text/markdown; charset=utf-8",
-    "html": "text/html; charset=utf-8",
+_DOCUMENT = {
+    "content": {
+        "application/json": {},
+        "text/markdown": {},
+        "text/html": {},
+        "text/plain": {},
+        "text/csv": {},
+    }
 }
-_DOCUMENT = {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}}
 
 
 def _scope(session: Session, caller, elder_id: str) -> tuple[ElderScope, Grant | None]:  # type: ignore[no-untyped-def]
@@ -89,44 +53,6 @@ def _public(run: StoryExportRun, elder_id: str) -> ExportRunPublic:
     )
 
 
-def _counts(export: story.StoryExport) -> dict:
-    return {
-        "timeline": len(export.timeline),
-        "quotes": len(export.quotes),
-        "people": len(export.people),
-        "places": len(export.places),
-        "beats": len(export.beats),
-        "scene_prompts": len(export.scene_prompts),
-    }
-
-
-def _run_job(
-    engine: sa.Engine, run_id: int, elder_id: str, filters: story.Filters, fmt: str
-) -> None:
-    def progress(share: float) -> None:
-        with session_scope(engine) as session:
-            session.execute(
-                sa.update(StoryExportRun)
-                .where(StoryExportRun.id == run_id)
-                .values(progress=round(share, 2))
-            )
-
-    try:
-        with Session(engine) as session:
-            export = story.build(session, system_scope(session, elder_id), filters, progress)
-        document, _ = story.render(export, fmt)
-        values = {"status": "done", "result": document, "counts": _counts(export)}
-    except Exception as exc:  # the job says so; the operator's log has the rest
-        log.exception("Story export %s failed", run_id)
-        values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:1000]}
-    with session_scope(engine) as session:
-        session.execute(
-            sa.update(StoryExportRun)
-            .where(StoryExportRun.id == run_id)
-            .values(finished_at=utcnow(), **values)
-        )
-
-
 @router.post(
     "/v1/elders/{elder_id}/story:export",
     response_model=None,
@@ -139,59 +65,36 @@ def export_story(
     elder_id: str, body: StoryRequest, caller: CurrentCaller, session: SessionDep, request: Request
 ) -> Response:
     """Export the elder's story material (`story:export`, within what the grant covers): a
-    timeline, the elder's own words, people and places, emotional beats and scene prompts.
-    Private memories never; sensitive ones only when the grant allows. Large exports run as a
-    job: 202 with its address, then download. Every export is in the audit log and listed to
-    the family (`GET /v1/elders/{id}/story-exports`)."""
+    timeline dated to its era, the elder's own words, characters with their looks, places,
+    emotional beats, scene cards and prompts; as JSON, Markdown, a printable book, a Fountain
+    screenplay treatment or a shot list (CSV). Private memories never; sensitive ones only
+    when the grant allows. Large exports run as a job: 202 with its address, then download.
+    Every export is in the audit log and listed to the family (`GET
+    /v1/elders/{id}/story-exports`)."""
     scope, grant = _scope(session, caller, elder_id)
     asked = story.Filters(**body.model_dump(exclude={"format"}))
     filters = story.combine(grant.story_limits if grant else None, asked)
-    run = StoryExportRun(
-        elder_id=elder_id,
-        account_id=caller.account_id,
-        account_name=caller.display_name,
-        filters=filters.model_dump(mode="json"),
-        format=body.format,
-    )
-    session.add(run)
-    session.flush()
-    record(
+    companion = getattr(request.app.state, "companion", None)
+    started = jobs.start_export(
         session,
-        actor=caller,
-        action="story.export",
-        elder_id=elder_id,
-        detail={"export_id": run.id, "filters": run.filters, "format": body.format},
+        scope,
+        caller=caller,
+        filters=filters,
+        fmt=body.format,
+        engine=request.app.state.engine,
+        model=getattr(companion, "model", None) if body.format == "fountain" else None,
     )
-    size = (
-        session.exec(
-            select(sa.func.count()).select_from(Memory).where(Memory.elder_id == elder_id)
-        ).one()
-        + session.exec(
-            select(sa.func.count()).select_from(Message).where(Message.elder_id == elder_id)
-        ).one()
-    )
-    if size > JOB_THRESHOLD:
-        session.commit()
-        threading.Thread(
-            target=_run_job,
-            args=(request.app.state.engine, run.id, elder_id, filters, body.format),
-            daemon=True,
-            name=f"story-export-{run.id}",
-        ).start()
+    run = started.run
+    if started.document is None:
         url = f"/v1/elders/{elder_id}/story-exports/{run.id}"
         return JSONResponse(
             _public(run, elder_id).model_dump(),
             status_code=status.HTTP_202_ACCEPTED,
             headers={"Location": url},
         )
-    export = story.build(session, scope, filters)
-    document, media_type = story.render(export, body.format)
-    run.status, run.progress, run.counts, run.finished_at = "done", 1.0, _counts(export), utcnow()
-    run.result = document  # kept, like a job's, so that its download address works too
-    session.add(run)
     return Response(
-        content=document,
-        media_type=media_type,
+        content=started.document,
+        media_type=started.media_type,
         headers={
             "X-Zhian-Export": str(run.id),
             "Content-Location": f"/v1/elders/{elder_id}/story-exports/{run.id}/download",
@@ -240,7 +143,7 @@ def download(elder_id: str, run_id: RunId, caller: CurrentCaller, session: Sessi
             f"Export {run_id} was given in the reply to the export request and not kept; "
             "export again to get it."
         )
-    media = _MEDIA[run.format]
+    media = story.MEDIA_TYPES[run.format]
     record(
         session,
         actor=caller,
@@ -258,15 +161,10 @@ def list_exports(
     """Every export of the elder's story, who made it and when (family with `digests:read`,
     the elder, the guardian)."""
     resolve_scope(session, caller, elder_id, permission=Permission.digests_read)
-    runs = session.exec(
-        select(StoryExportRun)
-        .where(StoryExportRun.elder_id == elder_id)
-        .order_by(sa.desc(StoryExportRun.id))
-    )
-    return [_public(r, elder_id) for r in runs]
+    return [_public(r, elder_id) for r in jobs.list_runs(session, elder_id)]
 
 
 @router.get("/v1/schemas/story.json")
 def story_schema(caller: CurrentCaller) -> dict:
-    """The JSON schema of an export (version zhian.story/1)."""
-    return {"$id": "zhian.story/1", **story.schema()}
+    """The JSON schema of an export (version zhian.story/2)."""
+    return {"$id": story.VERSION, **story.schema()}

@@ -34,7 +34,7 @@ def test_a_small_export_can_be_downloaded_by_its_address(client, world):
 def test_the_elder_reads_every_export_of_their_own_story(client, world):
     a = world.a
     own = _export(client, a, "elder", fmt="json")
-    assert own.json()["version"] == "zhian.story/1"
+    assert own.json()["version"] == "zhian.story/2"
     by_creator = _export(client, a, "creator").headers["content-location"]
     status = by_creator.removesuffix("/download")
     assert client.get(status, headers=bearer(a.elder)).status_code == 200
