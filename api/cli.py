@@ -371,6 +371,90 @@ def reindex(elder_id: str | None) -> None:
     click.echo(f"Done: {done} memories indexed in {index.collection_name}.")
 
 
+@main.command("import")
+@click.option("--elder", "elder_id", required=True, help="The elder whose chat history it is.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["line", "whatsapp", "csv"]),
+    required=True,
+    help="line: LINE's saved chat (.txt); whatsapp: WhatsApp's exported chat (.txt); csv: "
+    "a header row timestamp,sender,text.",
+)
+@click.option(
+    "--as",
+    "senders",
+    multiple=True,
+    metavar="NAME=elder|NAME=ACCOUNT_ID",
+    help="Who a sender is: the elder, or a family account (its id). Once per sender.",
+)
+@click.option(
+    "--keep-others", is_flag=True, help="Keep senders not named with --as as other speakers."
+)
+@click.option(
+    "--date-order",
+    type=click.Choice(["auto", "dmy", "mdy", "ymd"]),
+    default="auto",
+    show_default=True,
+    help="How the file writes dates, if it cannot be told from the file (no day over 12).",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_chat(
+    elder_id: str,
+    fmt: str,
+    senders: tuple[str, ...],
+    keep_others: bool,
+    date_order: str,
+    file: Path,
+) -> None:
+    """Bring in a chat history exported from LINE or WhatsApp, or a CSV. The whole file is read
+    and checked first, then written at once, or nothing is; importing it again adds nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from companion import chat_imports
+
+    engine = _admin_engine()
+    content = file.read_bytes()
+    with db.session_scope(engine) as session:
+        scope = chat_imports.import_scope(session, chat_imports.OPERATOR, elder_id)
+        mapping = chat_imports.prepare(session, scope, senders, date_order=date_order)
+        request = chat_imports.ImportRequest(
+            format=fmt,
+            senders=mapping,
+            keep_others=keep_others,
+            date_order=date_order,
+            filename=file.name,
+        )
+        job_id = chat_imports.create_job(session, scope, request).id
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(f"Reading {file.name}", total=None)
+
+        def show(phase: str, done: int, total: int) -> None:
+            label = f"Reading {file.name}" if phase == "reading" else "Writing messages"
+            progress.update(task, description=label, completed=done, total=total)
+
+        job = chat_imports.run_job(engine, job_id, chat_imports.OPERATOR, content, on_progress=show)
+    if job.status != "done":
+        for problem in job.errors or []:
+            err.print(f"  line {problem['line']}: {escape(problem['message'])}")
+        _fail(job.error or "The import stopped; nothing was imported.")
+    counts = job.counts or {}
+    system = counts.get("system_lines") or {}
+    skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(system.items())) or "none"
+    click.echo(
+        f"Imported {counts.get('imported', 0)} messages from {file.name} "
+        f"({counts.get('already_there', 0)} already there; system lines skipped: {skipped})."
+    )
+    for name in counts.get("mapped_but_not_in_file") or []:
+        err.print(f"[yellow]Not in this file:[/yellow] {escape(name)} (given with --as)")
+
+
 @main.command()
 @click.option("--elder", "elder_id", help="Only this elder (default: everyone).")
 @click.option(

@@ -667,6 +667,10 @@ class ImportPlan:
     not_in_file: list[str] = field(default_factory=list)
 
 
+def _messages(count: int) -> str:
+    return "1 message" if count == 1 else f"{count:,} messages"
+
+
 def line_key(entry: Entry, occurrence: int) -> str:
     """The same for the same message in any export of the chat, whatever line it is on."""
     stamp = entry.said_at.isoformat(timespec="seconds")
@@ -704,7 +708,7 @@ def plan_import(
         counts[key] += 1
     unmapped = [written_as[k] for k in counts if k not in targets]
     if unmapped and not keep_others:
-        listed = ", ".join(f"{name} ({counts[_name_key(name)]} messages)" for name in unmapped)
+        listed = ", ".join(f"{name} ({_messages(counts[_name_key(name)])})" for name in unmapped)
         raise InvalidInput(
             f"Who is who? These senders are not mapped: {listed}. Say who each is with "
             "--as 'NAME=elder' or --as 'NAME=ACCOUNT_ID' (senders in the API), or keep them as "

@@ -103,7 +103,7 @@ def test_unmapped_senders_stop_the_import_and_are_named(client, world, engine):
     answer = _upload(client, a.elder_id, a.guardian, senders=["媽媽=elder"])
     job = client.get(answer.headers["Location"], headers=bearer(a.guardian)).json()
     assert job["status"] == "failed"
-    assert "美玲 (1 messages), 阿明 (1 messages)" in job["message"]
+    assert "美玲 (1 message), 阿明 (1 message)" in job["message"]
     assert _messages(engine, a.elder_id) == []
 
 

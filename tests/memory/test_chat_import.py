@@ -270,7 +270,7 @@ def test_unmapped_senders_are_listed_with_what_to_do():
     with pytest.raises(InvalidInput) as caught:
         _plan(chat, ["媽媽=elder"])
     message = caught.value.message
-    assert "美玲 (1 messages)" in message and "阿明 (1 messages)" in message
+    assert "美玲 (1 message)" in message and "阿明 (1 message)" in message
     assert "--as" in message and "--keep-others" in message
     assert "媽媽 (" not in message
 
