@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from memory import db, store
+from memory import db, language, store
 from memory.access import Caller, resolve_scope
 from memory.embed import make_embedder
 from memory.index import VectorIndex, passage_text
-from memory.language import _converter
 from memory.models import Permission, Role
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,4 +122,4 @@ class Scratch:
 
 def fold(text: str | None) -> str:
     """Simplified and lower case, so that 蝨目魚 and 虱目魚 (variants of one word) match."""
-    return _converter("t2s").convert(text or "").lower()
+    return language.fold(text or "").lower()

@@ -51,7 +51,8 @@ from companion.style import (  # noqa: E402
     claims_elders_life,
     echoes,
 )
-from memory.language import CJK, _converter, _simplified_only  # noqa: E402
+from memory.language import CJK, _simplified_only  # noqa: E402
+from memory.language import fold as simplified  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "conversations.json"
 console = Console(stderr=True)
@@ -122,7 +123,7 @@ def judge(reply: str, spec: dict, language: str, told: list[str], today: date) -
         failures.append("too_long")
     if language == "zh-Hant" and _simplified_only(reply):
         failures.append("script")
-    if language == "zh-Hans" and _converter("t2s").convert(reply) != reply:
+    if language == "zh-Hans" and simplified(reply) != reply:
         failures.append("script")
     if language == "en" and CJK.search(reply):
         failures.append("script")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from companion.reminders.asked import Asked, asked_reminder
-from memory.language import CJK, _converter
+from memory.language import CJK, fold
 
 # A message is read clause by clause: "我女兒叫美玲，你記住了嗎？" tells, then asks something else.
 _CLAUSES = re.compile(r"[，,。．.!！;；\n]+")
@@ -87,7 +87,7 @@ _RELATIONS: tuple[tuple[str, ...], ...] = (
 
 
 def _simplified(text: str) -> str:
-    return _converter("t2s").convert(text)
+    return fold(text)
 
 
 def asks_how_known(text: str) -> bool:

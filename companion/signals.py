@@ -31,7 +31,7 @@ from companion.meaning import ConcernBank, Reading
 from companion.persona import Voice, voice
 from memory import prompts, utterance
 from memory.embed import DEFAULT_EMBEDDER, make_embedder
-from memory.language import CJK, _converter
+from memory.language import CJK, fold
 from memory.models import ConcernFlag, Elder, Message, MessageRole, MessageSignal, utcnow
 from memory.timeutil import in_quiet_hours, parse_clock, zone
 
@@ -549,7 +549,7 @@ class Signals:
 
 def _fold(text: str) -> str:
     # OpenCC leaves 著 where Simplified also writes it (著名); as a particle it is 着.
-    return _converter("t2s").convert(text).replace("著", "着").lower()
+    return fold(text).replace("著", "着").lower()
 
 
 def _clause(text: str, start: int, end: int) -> str:

@@ -10,7 +10,7 @@ from collections import Counter
 
 from companion.intent import unsupported_details
 from companion.persona import Voice
-from memory.language import CJK, _converter
+from memory.language import CJK, fold
 
 MAX_SENTENCES = 3
 MAX_CJK_CHARS = 40  # per sentence
@@ -71,7 +71,7 @@ _PUNCTUATION = re.compile(r"[\W_]+")
 def _plain(text: str) -> str:
     """Text without person words and punctuation, Simplified, lower-case: for comparing."""
     if CJK.search(text):
-        return _PUNCTUATION.sub("", _ZH_PERSON.sub("", _converter("t2s").convert(text)))
+        return _PUNCTUATION.sub("", _ZH_PERSON.sub("", fold(text)))
     return " ".join(_PUNCTUATION.sub(" ", _EN_PERSON.sub(" ", text.lower())).split())
 
 
@@ -127,7 +127,7 @@ def keep_written(text: str, written: str) -> str:
     note wrote: 虱目魚 stays 虱目魚 when the elder wrote it so, whatever the converter does."""
     if not CJK.search(text) or not written:
         return text
-    simplified = _converter("t2s").convert
+    simplified = fold
     if len(simplified(text)) != len(text):
         return text
     folded_written = simplified(written)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from memory.language import _converter, in_script
+from memory.language import fold, in_script
 from memory.utterance import statement_text
 
 SELF = "self"
@@ -233,7 +233,7 @@ class _Subject:
 
 
 def _fold(text: str) -> str:
-    return _converter("t2s").convert(text)
+    return fold(text)
 
 
 def _sentences(text: str) -> Iterator[str]:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from memory import visibility
 from memory.access import ElderScope, record, record_access
 from memory.errors import Conflict, InvalidInput, NotFound
-from memory.language import _converter, detect_language
+from memory.language import detect_language, fold
 from memory.lexical import document_terms
 from memory.models import (
     FACT_KINDS,
@@ -89,7 +89,7 @@ COMPANION = Author(role="companion", name="智安")
 
 
 def _norm(value: str | None) -> str:
-    return "".join(_converter("t2s").convert(value or "").lower().split())
+    return "".join(fold(value or "").lower().split())
 
 
 def _snapshot(fact: Memory) -> dict:

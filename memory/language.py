@@ -16,6 +16,13 @@ def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
 
 
+def fold(text: str) -> str:
+    """Text in the one script the rules are written in: Traditional characters made Simplified
+    (我們 -> 我们), everything else as it is. Matching on folded text serves zh-Hant and
+    zh-Hans with one pattern."""
+    return _converter("t2s").convert(text)
+
+
 def detect_language(text: str, *, fallback: str) -> str:
     """Tell zh-Hant from zh-Hans by what OpenCC would change; text with no Chinese and some
     Latin letters is English; anything undecided keeps `fallback` (the elder's language)."""

@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 from lunardate import LunarDate
 
 from memory.index import TimeRange
-from memory.language import _converter
+from memory.language import fold
 from memory.timeutil import zone
 
 
@@ -176,7 +176,7 @@ _YEAR_SHIFT_ZH = {"今年": 0, "去年": -1, "前年": -2, "大前年": -3, "明
 
 
 def _chinese(text: str, today: date) -> Period | None:
-    t = _converter("t2s").convert(text)
+    t = fold(text)
     m = re.search(
         r"(大前年|前年|去年|今年|明年)?(?:的)?(春节|过年|除夕|元宵|端午|中秋|重阳|七夕)", t
     )

@@ -18,7 +18,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from memory.language import _converter
+from memory.language import fold
 
 __all__ = ["Clause", "Kind", "classify", "clauses", "is_statement", "kinds", "statement_text"]
 
@@ -99,7 +99,7 @@ _ASIDE = re.compile(
 
 
 def _fold(text: str) -> str:
-    return _converter("t2s").convert(text).strip()
+    return fold(text).strip()
 
 
 def _kind(clause: str, ends_with_question_mark: bool) -> Kind:

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from dateparser.search import search_dates
 
-from memory.language import _converter
+from memory.language import fold
 from memory.models import ReminderKind
 from memory.timewords import _NUM, _WEEKDAYS_ZH, _zh_number
 
@@ -66,7 +66,7 @@ def _hour(part: str | None, hour: int) -> int:
 
 
 def _chinese(text: str, now: datetime) -> Asked | None:
-    t = _converter("t2s").convert(text)
+    t = fold(text)
     ask = _ASK_ZH.search(t)
     if not ask:
         return None
