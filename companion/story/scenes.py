@@ -458,10 +458,11 @@ def scene_card(
     if light:
         heading += f" - {light[0]}"
     cast_ids = ["elder"] + [c for c in entry.people if c != "elder"]
+    family = [entry.memory_id] if entry.memory_id is not None and not entry.sources else []
     action = (
         [Phrase(generated=False, text=s.words, message_ids=[s.message_id]) for s in entry.sources]
         if entry.sources
-        else [Phrase(generated=False, text=entry.text, message_ids=[])]
+        else [Phrase(generated=False, text=entry.text, memory_ids=family)]
     )
     found_beat = beat_of(words)
     beat = None
@@ -486,7 +487,12 @@ def scene_card(
     for name in entry.places:
         ids = [s.message_id for s in entry.sources if mentioned(s.words, name)]
         parts.append(
-            Phrase(generated=not ids, text=name, message_ids=ids, local=None if ids else name)
+            Phrase(
+                generated=False,
+                text=name,
+                message_ids=ids,
+                memory_ids=[] if ids else family or ([entry.memory_id] if entry.memory_id else []),
+            )
         )
     for cid in cast_ids:
         c = characters.get(cid)
@@ -506,7 +512,7 @@ def scene_card(
             )
         else:
             parts.append(Phrase(generated=True, text=who, local=who))
-    parts += [Phrase(generated=False, text=a.text, message_ids=a.message_ids) for a in action]
+    parts += [a.model_copy() for a in action]
     if details:
         parts.append(Phrase(generated=True, text=details.en, local=details.local))
     light_en, light_zh = (light[1], light[2]) if light else ("natural daylight", "自然光")

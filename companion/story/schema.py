@@ -34,6 +34,9 @@ class Phrase(BaseModel):
     text: str = Field(description="Remembered: the elder's words verbatim; generated: English.")
     local: str | None = Field(default=None, description="Generated: in the elder's language.")
     message_ids: list[int] = Field(default_factory=list)
+    memory_ids: list[int] = Field(
+        default_factory=list, description="Remembered from a fact the family added."
+    )
 
 
 class Era(BaseModel):

@@ -13,6 +13,7 @@ import re
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from companion.story.cast import mentioned, read_cast
 from companion.story.scenes import local
 from companion.story.schema import Generated, SceneCard, StoryExport
 
@@ -52,12 +53,12 @@ def _allowed(line: str, export: StoryExport, scene: SceneCard, before: SceneCard
     for word in re.findall(r"\b[A-Z][a-z]+\b", line[1:]):
         if word not in names and not any(word in n for n in names):
             return False
-    for known in (export.people, export.places):  # a known name from outside these two scenes
-        for item in known:
-            here = scene.place == item.name or (before is not None and before.place == item.name)
-            in_scene = any(item.name in a.text for s in (scene, before) if s for a in s.action)
-            if item.name in line and not (here or in_scene):
-                return False
+    scenes = [s for s in (scene, before) if s is not None]
+    here = " ".join([s.heading for s in scenes] + [a.text for s in scenes for a in s.action])
+    read = read_cast([(0, line, export.elder.language)])
+    for found in list(read.people.values()) + list(read.places.values()):
+        if not mentioned(here, found.name):
+            return False  # someone or somewhere these scenes do not hold
     return bool(line.strip())
 
 
