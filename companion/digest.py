@@ -21,15 +21,13 @@ from sqlmodel import Session, select
 
 from companion.alerts.concerns import without_private_words
 from companion.reminders import schedule
-from memory import chatmodel, prompts, visibility
+from memory import chatmodel, facts, prompts, visibility
 from memory.access import ElderScope, system_scope
 from memory.models import (
-    FACT_KINDS,
     ConcernFlag,
     Digest,
     Elder,
     FactStatus,
-    Memory,
     Message,
     MessageRole,
     MessageSignal,
@@ -208,19 +206,7 @@ def build_digest(
                     "due_at": occurrence.due_at.isoformat(),
                 }
             )
-    to_review = list(
-        session.exec(
-            select(Memory)
-            .where(
-                visibility.memory_clause(shared),
-                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
-                Memory.status == FactStatus.unconfirmed.value,
-                Memory.deleted_at.is_(None),  # type: ignore[union-attr]
-                Memory.valid_to.is_(None),  # type: ignore[union-attr]
-            )
-            .order_by(Memory.id)
-        )
-    )
+    to_review = facts.current_facts(session, shared, statuses=[FactStatus.unconfirmed])
     sections = {
         "summary": summary,
         "joys": joys,

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from companion.persona import Voice, voice
 from companion.reminders import schedule
 from companion.reminders.firing import clock, reminder_title, say_on_its_own
-from memory import timeutil
-from memory.access import ElderScope
+from memory import facts, timeutil
+from memory.access import ElderScope, system_scope
 from memory.db import session_scope
 from memory.errors import InvalidInput
 from memory.models import (
@@ -129,18 +129,12 @@ def _greeting(day: date, v: Voice):  # type: ignore[no-untyped-def]
 
 def _facts(session: Session, elder_id: str) -> list[Memory]:
     """Confirmed, current, neither private nor sensitive: what the companion may raise itself."""
-    return list(
-        session.exec(
-            select(Memory).where(
-                Memory.elder_id == elder_id,
-                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
-                Memory.status == FactStatus.confirmed.value,
-                Memory.private.is_(False),  # type: ignore[attr-defined]
-                Memory.sensitive.is_(False),  # type: ignore[attr-defined]
-                Memory.valid_to.is_(None),  # type: ignore[union-attr]
-                Memory.deleted_at.is_(None),  # type: ignore[union-attr]
-            )
-        )
+    return facts.current_facts(
+        session,
+        system_scope(session, elder_id),
+        statuses=[FactStatus.confirmed],
+        private=False,
+        sensitive=False,
     )
 
 
@@ -255,11 +249,11 @@ def _reminisce(
             return
         if last_prompt is not None and now - _aware(last_prompt) < quiet_for:
             return
-        facts = sorted(_facts(session, elder.id), key=lambda f: f.id or 0)
-    if not facts:
+        known = sorted(_facts(session, elder.id), key=lambda f: f.id or 0)
+    if not known:
         return
     # A different memory each day, the same one however many schedulers ask.
-    pick = facts[int(hashlib.sha256(f"{elder.id}{day}".encode()).hexdigest(), 16) % len(facts)]
+    pick = known[int(hashlib.sha256(f"{elder.id}{day}".encode()).hexdigest(), 16) % len(known)]
     words = v.in_script(pick.text)
     if _once(
         engine,

@@ -7,16 +7,14 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
-import sqlalchemy as sa
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from sqlmodel import Session, select
 
-from memory import chatmodel, prompts, visibility
+from memory import chatmodel, facts, prompts, visibility
 from memory.access import ElderScope
 from memory.fact_checks import grounded_in
 from memory.models import (
-    FACT_KINDS,
     DaySummary,
     Elder,
     FactStatus,
@@ -50,20 +48,11 @@ def build_profile(session: Session, scope: ElderScope) -> Profile:
     elder_id = scope.elder_id
     elder = session.get(Elder, elder_id)
     assert elder is not None
-    rows = session.exec(
-        select(Memory)
-        .where(
-            visibility.memory_clause(scope),
-            Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
-            Memory.status == FactStatus.confirmed.value,
-            Memory.valid_to.is_(None),  # type: ignore[union-attr]
-            Memory.deleted_at.is_(None),  # type: ignore[union-attr]
-            Memory.sensitive == sa.false(),
-        )
-        .order_by(Memory.said_at.desc(), Memory.id.desc())  # type: ignore[attr-defined]
+    rows = facts.current_facts(
+        session, scope, statuses=[FactStatus.confirmed], sensitive=False, newest_first=True
     )
     by_kind: dict[str, list[Memory]] = {}
-    for fact in _grounded(session, list(rows)):
+    for fact in _grounded(session, rows):
         by_kind.setdefault(fact.kind, []).append(fact)
     sections: dict[str, list[str]] = {}
     if elder.preferred_name:

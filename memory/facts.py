@@ -138,20 +138,52 @@ def _check(draft: FactDraft) -> None:
         raise InvalidInput("A fact needs some text; this one is empty.")
 
 
+# Statuses of a fact that may be used: waiting for review, or confirmed (None: before review
+# existed). A rejected fact is kept for its history and used for nothing.
+USABLE = (FactStatus.unconfirmed, FactStatus.confirmed)
+
+
+def current_facts(
+    session: Session,
+    scope: ElderScope,
+    *,
+    statuses: Sequence[FactStatus] = USABLE,
+    private: bool | None = None,
+    sensitive: bool | None = None,
+    newest_first: bool = False,
+) -> list[Memory]:
+    """The facts true now (neither retired nor deleted) that `scope` may see, in `statuses`;
+    `private` / `sensitive` True or False keep only those that are, or are not."""
+    wanted = [s.value for s in statuses]
+    status_clause = Memory.status.in_(wanted)  # type: ignore[union-attr]
+    if FactStatus.unconfirmed in statuses:
+        status_clause = sa.or_(status_clause, Memory.status.is_(None))  # type: ignore[union-attr]
+    query = select(Memory).where(
+        visibility.memory_clause(scope),
+        Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
+        Memory.valid_to.is_(None),  # type: ignore[union-attr]
+        Memory.deleted_at.is_(None),  # type: ignore[union-attr]
+        status_clause,
+    )
+    if private is not None:
+        query = query.where(
+            Memory.private == sa.true() if private else Memory.private == sa.false()
+        )
+    if sensitive is not None:
+        query = query.where(
+            Memory.sensitive == sa.true() if sensitive else Memory.sensitive == sa.false()
+        )
+    if newest_first:
+        query = query.order_by(Memory.said_at.desc(), Memory.id.desc())  # type: ignore[attr-defined]
+    else:
+        query = query.order_by(Memory.id)
+    return list(session.exec(query))
+
+
 def _current_facts(session: Session, scope: ElderScope) -> list[Memory]:
     """The facts a new one is reconciled with: only those the author may see, so that a write
     never reveals (nor merges into, nor retires) a fact kept from them."""
-    return list(
-        session.exec(
-            select(Memory).where(
-                visibility.memory_clause(scope),
-                Memory.kind.in_(FACT_KINDS),  # type: ignore[attr-defined]
-                Memory.valid_to.is_(None),  # type: ignore[union-attr]
-                Memory.deleted_at.is_(None),  # type: ignore[union-attr]
-                sa.or_(Memory.status.is_(None), Memory.status != FactStatus.rejected.value),  # type: ignore[union-attr]
-            )
-        )
-    )
+    return current_facts(session, scope)
 
 
 def known_people(session: Session, scope: ElderScope) -> dict[str, str]:
