@@ -295,9 +295,12 @@ def _write(
 
 
 def progress(job: ChatImportJob, written: int) -> float:
-    """0 to 1: reading the file is the first tenth, writing the rest."""
+    """0 to 1: reading the file is the first tenth, writing the rest; a failed job, 0."""
     if job.status == "done":
         return 1.0
+    if job.status == "failed":
+        return 0.0  # nothing of it was written
     if job.status in ("queued", "reading") or not job.messages_total:
         return 0.1 if job.lines_read else 0.0
-    return round(0.1 + 0.9 * written / job.messages_total, 3)
+    # Not done until the one transaction commits.
+    return min(0.99, round(0.1 + 0.9 * written / job.messages_total, 3))

@@ -171,7 +171,7 @@ def _year(value: int) -> int:
 
 def _as_date(raw: _RawDate, order: str) -> date | None:
     a, b, c = raw.parts
-    if raw.year_first:
+    if raw.year_first or order == "ymd":
         y, m, d = a, b, c
     elif order == "dmy":
         d, m, y = a, b, c
