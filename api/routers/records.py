@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import CurrentCaller, SessionDep, SettingsDep
 from api.schemas import ErasureConfirm, ErasurePublic
-from memory import erase, record
+from companion import record
+from memory import erase
 from memory.access import resolve_scope
 from memory.errors import Forbidden
 

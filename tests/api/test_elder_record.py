@@ -12,8 +12,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from companion.record import ElderRecord
+from memory import access, db, facts
 from memory.indexer import drain
-from memory.record import ElderRecord
+from memory.models import ConcernFlag, Message
 from tests.conftest import bearer
 from tests.memory.test_backup import all_rows, fill_record
 
@@ -49,16 +51,49 @@ def test_the_elder_receives_everything_of_theirs_private_memories_included(clien
     assert "(b)" not in answer.text and world.b.elder_id not in answer.text
 
 
+def _keep_private(engine, household, message_id: int) -> None:
+    """The elder keeps what they said in this message private, and a concern was raised on it."""
+    with db.session_scope(engine) as session:
+        scope = access.elder_scope(session, household.elder_id)
+        source = session.get(Message, message_id)
+        facts.remember_fact(
+            session,
+            scope,
+            facts.FactDraft(kind="event", text="去了日月潭", private=True),
+            sources=[source],
+            author=facts.Author.of(scope),
+        )
+        session.add(
+            ConcernFlag(
+                elder_id=household.elder_id,
+                kind="loneliness",
+                severity="info",
+                summary=f"孤單：「{source.text}」",
+                message_id=message_id,
+            )
+        )
+
+
 def test_the_guardian_receives_what_anyone_but_the_elder_may_see(client, engine, world):
     filled = fill_record(engine, world.a, words=MARK)
+    _keep_private(engine, world.a, filled["message_ids"][4])
+    _keep_private(engine, world.a, filled["message_ids"][0])  # the day summary's words
     answer = _export(client, world.a, world.a.guardian)
     assert answer.status_code == 200, answer.text
     record = answer.json()
     assert record["reader"] == "guardian"
     assert filled["private_fact_id"] not in {f["id"] for f in record["facts"]}
-    assert "安眠藥" not in answer.text
+    assert "安眠藥" not in answer.text and "日月潭" not in answer.text
     assert filled["fact_id"] in {f["id"] for f in record["facts"]}
-    assert len(record["messages"]) == 5
+    assert [m["id"] for m in record["messages"]] == filled["message_ids"][1:4]
+    assert record["day_summaries"] == []
+    lonely = [c for c in record["concerns"] if c["kind"] == "loneliness"]
+    assert [(c["summary"], c["message_id"]) for c in lonely] == [("孤單", None)] * 2
+    page = _export(client, world.a, world.a.guardian, fmt="html")
+    assert "日月潭" not in page.text and "安眠藥" not in page.text
+    own = _export(client, world.a, world.a.elder)
+    assert own.text.count("日月潭") >= 3 and "安眠藥" in own.text
+    assert len(own.json()["day_summaries"]) == 1
     audit = client.get(f"/v1/elders/{world.a.elder_id}/audit", headers=bearer(world.a.elder))
     assert "record.export" in audit.text
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from companion.alerts.concerns import without_private_words
 from memory import visibility
 from memory.access import ElderScope, record_access
 from memory.errors import NotFound
@@ -331,10 +332,7 @@ def build_record(session: Session, scope: ElderScope) -> ElderRecord:
         ],
         removed_facts=removed,
         profile=_profile(session, scope),
-        day_summaries=[
-            RecordDaySummary.model_validate(d, from_attributes=True)
-            for d in _rows(session, DaySummary, DaySummary.elder_id == elder_id, DaySummary.day)
-        ],
+        day_summaries=_day_summaries(session, scope),
         reminders=_reminders(session, elder_id),
         day_notes=[
             RecordDayNote.model_validate(n, from_attributes=True)
@@ -349,8 +347,11 @@ def build_record(session: Session, scope: ElderScope) -> ElderRecord:
         ],
         concerns=[
             RecordConcern.model_validate(c, from_attributes=True)
-            for c in _rows(session, ConcernFlag, ConcernFlag.elder_id == elder_id, ConcernFlag.id)
-            if c.message_id is None or c.message_id in shown_messages
+            for c in without_private_words(
+                session,
+                scope,
+                _rows(session, ConcernFlag, ConcernFlag.elder_id == elder_id, ConcernFlag.id),
+            )
         ],
         digests=[
             RecordDigest.model_validate(d, from_attributes=True)
@@ -415,6 +416,20 @@ def _sources_by_memory(session: Session, memory_ids: list[int]) -> dict[int, lis
     for memory_id, message_id in links:
         found[memory_id].append(message_id)
     return found
+
+
+def _day_summaries(session: Session, scope: ElderScope) -> list[RecordDaySummary]:
+    """The summaries this reader may see: none written from words that have since become
+    private."""
+    summaries = _rows(session, DaySummary, DaySummary.elder_id == scope.elder_id, DaySummary.day)
+    hidden = visibility.withheld_message_ids(
+        session, scope, {i for d in summaries for i in d.message_ids}
+    )
+    return [
+        RecordDaySummary.model_validate(d, from_attributes=True)
+        for d in summaries
+        if not hidden.intersection(d.message_ids)
+    ]
 
 
 def _profile(session: Session, scope: ElderScope) -> dict | None:
