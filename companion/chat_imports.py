@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Messages written per step: the progress moves, the transaction stays one.
 WRITE_CHUNK = 1000
+# A job still "running" this long after it was asked for was cut off (the service stopped).
+STALE_AFTER = timedelta(hours=6)
+_RUNNING = ("queued", "reading", "writing")
 MAX_ERRORS_KEPT = 200
 OPERATOR = Caller(account_id="operator", role=Role.admin, display_name="operator (command line)")
 
@@ -116,6 +120,20 @@ def get_job(session: Session, scope: ElderScope, job_id: int) -> ChatImportJob:
     job = session.get(ChatImportJob, job_id)
     if job is None or job.elder_id != scope.elder_id:
         raise NotFound(f"No chat import {job_id} for this elder.")
+    return _settled(session, job)
+
+
+def _settled(session: Session, job: ChatImportJob) -> ChatImportJob:
+    """A job cut off by a stop of the service says so, instead of running for ever."""
+    with _live_lock:
+        live = (job.id or 0) in _live
+    if job.status in _RUNNING and not live and utcnow() - job.requested_at > STALE_AFTER:
+        job.status, job.finished_at = "failed", utcnow()
+        job.error = (
+            "This import was cut off (the service stopped while it ran). Import the file again: "
+            "whatever it had written is not written twice."
+        )
+        session.add(job)
     return job
 
 
@@ -132,7 +150,7 @@ def list_jobs(session: Session, scope: ElderScope, *, limit: int = 50) -> list[C
         .order_by(sa.desc(ChatImportJob.id))
         .limit(limit)
     )
-    return list(session.exec(query))
+    return [_settled(session, job) for job in session.exec(query)]
 
 
 def _update(engine: sa.Engine, job_id: int, **values: object) -> None:

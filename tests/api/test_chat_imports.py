@@ -3,13 +3,15 @@ read for facts), what it skips, and that a bad file writes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
+from memory import db
 from memory.indexer import drain
-from memory.models import Message
+from memory.models import ChatImportJob, Message, utcnow
 from tests.conftest import bearer
 
 DATA = Path(__file__).parent.parent / "data" / "chats"
@@ -213,3 +215,21 @@ def test_a_request_without_a_file_is_a_clear_422(client, world):
     )
     assert answer.status_code == 422
     assert "file" in answer.json()["message"]
+
+
+def test_an_import_cut_off_by_a_stop_says_so(client, world, engine):
+    a = world.a
+    with db.session_scope(engine) as session:
+        job = ChatImportJob(
+            elder_id=a.elder_id,
+            account_name="美玲",
+            format="line",
+            status="writing",
+            requested_at=utcnow() - timedelta(hours=7),
+        )
+        session.add(job)
+        session.flush()
+        url = f"/v1/elders/{a.elder_id}/imports/{job.id}"
+    seen = client.get(url, headers=bearer(a.guardian)).json()
+    assert seen["status"] == "failed" and "cut off" in seen["message"]
+    assert client.get(url, headers=bearer(a.guardian)).json()["status"] == "failed"
