@@ -190,10 +190,13 @@ _ZH_PLACES = sorted(
 # Locales: where a scene happens, by its last word (紡織廠, 廟口, 菜市場).
 _ZH_LOCALE = (
     r"[\u4e00-\u9fff]{0,4}?(?:纺织厂|工厂|糖厂|厂|庙口|庙|寺|教堂|菜市场|市场|夜市|老街|街|码头|港口|渔港|"
-    r"火车站|车站|眷村|村|小学|中学|学校|医院|公园|戏院|电影院|稻田|田里|茶园|果园|海边|河边|溪边|"
+    r"火车站|车站|眷村|村|老家|老房子|三合院|四合院|农场|牧场|机车行|车行|公路|小学|中学|大学|学院|学校|医院|公园|戏院|电影院|稻田|田里|茶园|果园|海边|河边|溪边|"
     r"山上|工地|矿坑|军营|部队|店里|商店|杂货店|裁缝店|米店|布庄|百货公司|公司|银行|邮局|工会)"
 )
-_ZH_PLACE_BEFORE = r"(?:在|到|去|从|回|住|进|往|来|于|离开|搬到|搬去|嫁到|来到|回到)(?:了|过|的)?"
+_ZH_PLACE_BEFORE = (
+    r"(?:在|到|去|从|回|住|进|往|来|于|跑|离开|搬到|搬去|嫁到|来到|回到|考上|考进|开了?(?:一家|一间|个)?)"
+    r"(?:了|过|的)?"
+)
 _ZH_NOT_LOCALE = {
     "厂",
     "街",
@@ -212,7 +215,7 @@ _ZH_NICK = r"(?:阿(?!姨|嬷|嫲|公|婆|伯|爸|妈|母|兄|姐|姊|妹|弟|�
 _ZH_REL = (
     "大儿子|二儿子|小儿子|儿子|大女儿|二女儿|小女儿|女儿|先生|老公|丈夫|老伴|太太|老婆|妻子|外孙女|孙女|"
     "外孙|孙子|哥哥|弟弟|姐姐|妹妹|姊姊|大哥|二哥|大姐|小妹|爸爸|父亲|妈妈|母亲|儿媳妇|儿媳|媳妇|女婿|"
-    "好朋友|老朋友|朋友|老同学|同学|同事|邻居|初恋|男朋友|女朋友|未婚夫|未婚妻|师傅|老师|侄子|侄女|外甥"
+    "老大|老二|老三|老么|爱人|好朋友|老朋友|朋友|老同学|同学|同事|邻居|初恋|男朋友|女朋友|未婚夫|未婚妻|师傅|老师|侄子|侄女|外甥"
 )
 _ZH_FAMILY = (
     "大儿子|二儿子|小儿子|儿子|大女儿|二女儿|小女儿|女儿|老公|丈夫|老伴|太太|老婆|外孙女|孙女|外孙|孙子|"
@@ -223,12 +226,12 @@ _ZH_NAME_AT = (
     r"(?!去年|今年|前年|明天|明年|昨天|今天|上个|下个|每|很|也|都|已|在|住|是|又|还|就|才|的|叫|和|跟|说|有|要|会|"
     r"前|早|晚|以前|后来|现在|小时|那年|出生|结婚)[\u4e00-\u9fff]{2,3}?"
     r"(?=出生|出世|嫁|娶|生了|考上|长大|住|在|是|每|今|去年|前年|昨|上|已|很|也|都|会|要|说|喜|爱|去|来|回|带|"
-    r"打|给|的|前|十|[0-9]|当|做|开|读|念|过|走|搬|早|晚|一|$|[，。,.\s和跟])"
+    r"打|给|的|好|前|[0-9一二三四五六七八九十]|岁|当|做|开|读|念|过|走|搬|早|晚|$|[，。,.\s和跟])"
 )
 _EN_REL = (
     "son-in-law|daughter-in-law|granddaughter|grandson|grandchild|husband|wife|son|daughter|"
     "brother|sister|mother|father|mom|mum|dad|best friend|friend|neighbour|neighbor|nephew|niece|"
-    "cousin|partner|aunt|uncle|boyfriend|girlfriend|fiancé|fiancée|sweetheart|teacher|boss"
+    "cousin|partner|aunt|uncle|child|baby|boy|girl|mate|boyfriend|girlfriend|fiancé|fiancée|sweetheart|teacher|boss"
 )
 _EN_NOT_NAMES = set(
     [
@@ -349,8 +352,6 @@ _EN_NOT_NAMES = set(
         "Miss",
         "Ms",
         "Dr",
-        "Saint",
-        "St",
         "After",
         "Before",
         "Back",
@@ -381,7 +382,8 @@ _EN_NOT_NAMES = set(
 _EN_LOCALES = (
     "mill|factory|church|chapel|market|school|farm|harbour|harbor|docks|station|hospital|shop|"
     "bakery|dance hall|cinema|pictures|beach|seaside|lake|river|post office|office|pub|cafe|"
-    "café|bank|garage|mine|pit|shipyard|base|camp|barracks|village hall|town hall|park|orchard"
+    "café|bank|garage|mine|pit|shipyard|base|camp|barracks|village hall|town hall|park|orchard|"
+    "hardware store|cabin"
 )
 _EN_PLACE_NAME = r"((?:[A-Z][a-z'’.-]+)(?: (?:[A-Z][a-z'’.-]+)){0,2})"
 
@@ -471,9 +473,7 @@ def _zh_places(text: str, folded: str) -> list[str]:
         words = m.group(1)
         for name in _ZH_PLACES:  # 台南的紡織廠: the city, then the locale
             words = words.removeprefix(name)
-        words = (
-            words.removeprefix("的").removeprefix("那个").removeprefix("一家").removeprefix("一间")
-        )
+        words = re.sub(r"^(?:的|那个|这个|一家|一间|读|念|上|做|当|住|开|在|到|去)+", "", words)
         if len(words) >= 2 and words not in _ZH_NOT_LOCALE and not any(words in f for f in found):
             found.append(words)
     return [_original(text, folded, f) for f in found]
@@ -501,7 +501,7 @@ def _zh_people(folded: str) -> list[tuple[str, str | None]]:
     ):
         found.append((m.group(1), None))
     for m in re.finditer(
-        rf"(?:^|(?<=[我的年，。,、\s]))({_ZH_REL})((?!{_ZH_REL}){_ZH_NAME_AT})", folded
+        rf"(?:^|(?<=[我的年，。,、\s跟和与同了]))({_ZH_REL})((?!{_ZH_REL}){_ZH_NAME_AT})", folded
     ):
         if m.group(2) and not re.fullmatch(_ZH_REL, m.group(2)):
             found.append((m.group(2), m.group(1)))
@@ -522,17 +522,24 @@ def _zh_relatives(folded: str) -> list[str]:
 def _en_places(text: str, people: set[str]) -> list[str]:
     found: list[str] = []
     for m in re.finditer(
-        r"\b(?:in|at|to|from|near|into|outside|around|across|left|visit(?:ed)?|moved to)\s+"
+        r"\b(?:in|at|on|to|from|near|into|outside|around|across|left|visit(?:ed)?|moved to)\s+"
         + _EN_PLACE_NAME,
         text,
     ):
         name = m.group(1).rstrip(".'’")
-        if name.split()[0] in _EN_NOT_NAMES or name in people:
+        first = name.split()[0]
+        if first in _EN_NOT_NAMES or first.removesuffix("s") in _EN_NOT_NAMES or name in people:
             continue
         if name not in found:
             found.append(name)
+        if after := re.match(r",\s+" + _EN_PLACE_NAME, text[m.end() :]):  # Dayton, Ohio
+            if after.group(1).split()[0] not in _EN_NOT_NAMES and after.group(1) not in found:
+                found.append(after.group(1))
     for m in re.finditer(
-        rf"\b(?:at|in|to|from|near|into|outside|by) the ({_EN_LOCALES})\b", text, re.I
+        rf"\b(?:at|in|on|to|from|near|into|outside|by|above|behind|ran|opened|owned|kept|bought)"
+        rf" (?:the|a|an|my|our|his|her|(?:my |our )?[a-z]+'s) ({_EN_LOCALES})\b",
+        text,
+        re.I,
     ):
         name = f"the {m.group(1).lower()}"
         if name not in found:
@@ -546,7 +553,9 @@ def _en_people(text: str) -> list[tuple[str, str | None]]:
     for m in re.finditer(rf"\b{cap},? (?:was|is|became)? ?(?:my|our) ({_EN_REL})\b", text):
         found.append((m.group(1), m.group(2)))
     for m in re.finditer(
-        rf"\b(?i:my|our) ({_EN_REL}),? (?:(?:was )?(?:called|named) )?{cap}\b", text
+        rf"\b(?i:my|our) (?:first |eldest |youngest |oldest |little )?({_EN_REL}),? "
+        rf"(?:(?:was )?(?:called|named) )?{cap}\b",
+        text,
     ):
         found.append((m.group(2), m.group(1)))
     for m in re.finditer(
@@ -612,6 +621,13 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
                 place.message_ids.add(message_id)
     for key in [k for k in cast.people if k in cast.places]:  # a name read both ways: a place
         del cast.people[key]
+    for key in [  # "志明考" beside "志明": a name read with the verb after it
+        k for k in cast.people if any(k != o and k.startswith(o) for o in cast.people)
+    ]:
+        longer = cast.people.pop(key)
+        shorter = next(p for o, p in cast.people.items() if key.startswith(o))
+        shorter.message_ids |= longer.message_ids
+        shorter.relation = shorter.relation or longer.relation
     return cast
 
 

@@ -104,7 +104,7 @@ _ZH_AGE = re.compile(
 )
 _EN_AGE = re.compile(
     rf"\b(?i:when|while) (?:I|i) was (?:about |around |only |just )?{_EN_NUMBER}\b(?! (?:years? ago|minutes|days|weeks|months))"
-    rf"|\bat (?:the age of |age )?{_EN_NUMBER}(?=[,.;!?]| I\b| we\b| my\b| years old\b)"
+    rf"|\b(?i:at) (?:the age of |age )?{_EN_NUMBER}(?=[,.;!?]| I\b| we\b| my\b| years old\b)"
     rf"|\b(?:I|i) was (?:about |around |only |just )?{_EN_NUMBER}(?: years old)? when\b"
     rf"|\baged {_EN_NUMBER}\b",
 )
@@ -144,7 +144,8 @@ _STAGES: tuple[tuple[str, re.Pattern, int, int, str, str], ...] = (
         "childhood",
         re.compile(
             r"小时候|小的时候|童年|孩提|还小的时候|年纪还小|\bas a (?:child|kid|little (?:girl|boy))\b|"
-            r"\bwhen I was (?:a (?:child|kid|little girl|little boy|girl|boy)|little|small)\b|\bin my childhood\b",
+            r"\bwhen I was (?:a (?:child|kid|little girl|little boy|girl|boy)|little|small)\b|\bin my childhood\b|"
+            r"\bgrew up\b|\bgrowing up\b|长大",
             re.I,
         ),
         4,
@@ -196,7 +197,8 @@ _STAGES: tuple[tuple[str, re.Pattern, int, int, str, str], ...] = (
     (
         "first child",
         re.compile(
-            r"第一个孩子|头一胎|第一胎|生老大|生了老大|老大出生|\bfirst (?:child|baby|son|daughter)\b",
+            r"第一个孩子|头一胎|第一胎|生老大|生了老大|老大出生|(?:大女儿|大儿子|老大)\S{0,3}出生|"
+            r"生了?(?:大女儿|大儿子)|\bfirst (?:child|baby|son|daughter)\b|\beldest (?:son|daughter)\b",
             re.I,
         ),
         23,
@@ -360,7 +362,7 @@ def guess_era(text: str, *, said_on: date, born: date | None) -> EraGuess | None
                 f"約{born.year + low}至{born.year + high}年",
             )
     period = find_period(text, said_on)
-    if period is not None and period.start.year < said_on.year - 1 and period.words:
+    if period is not None and period.start < said_on and period.words:
         year = period.start.year
         return EraGuess(
             year,
