@@ -281,3 +281,14 @@ def test_the_elders_own_account_and_the_last_administrator_are_kept(client, worl
     me = client.get("/v1/me", headers=bearer(world.admin)).json()["account"]
     last = _erase_account(client, me["id"], world.admin, me["display_name"])
     assert last.status_code == 409 and "only administrator" in last.json()["message"]
+
+
+def test_the_privacy_suites_secrets_stay_out_of_the_guardians_copy(client, engine, world):
+    from tests.api.test_privacy import MARK as SECRET
+    from tests.api.test_privacy import seed_secrets
+
+    seed_secrets(engine, world.a.elder_id)
+    for fmt in ("json", "html"):
+        copy = _export(client, world.a, world.a.guardian, fmt=fmt)
+        assert copy.status_code == 200 and SECRET not in copy.text, copy.text[:2000]
+        assert SECRET in _export(client, world.a, world.a.elder, fmt=fmt).text

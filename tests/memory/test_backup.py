@@ -323,3 +323,27 @@ def test_the_commands_back_up_and_restore_with_a_clear_refusal(
     assert again.exit_code != 0
     said = " ".join(again.output.split())
     assert "is not empty" in said and "new, empty folder" in said
+
+
+@pytest.mark.postgres
+def test_without_pg_dump_the_backup_says_what_to_run(tmp_path, monkeypatch):
+    import shutil
+
+    from memory.backup import BackupUnavailable
+    from tests.conftest import _postgres_url
+
+    engine = db.make_engine(_postgres_url())
+    real_which = shutil.which
+    monkeypatch.setattr(
+        shutil, "which", lambda name: None if name == "pg_dump" else real_which(name)
+    )
+    try:
+        with pytest.raises(BackupUnavailable) as refused:
+            create_backup(engine, tmp_path / "pg.tar.gz")
+    finally:
+        engine.dispose()
+    said = refused.value.message
+    assert "apt-get install postgresql-client" in said and "pg_dump --format=custom" in said
+    password = sa.engine.make_url(_postgres_url()).password
+    assert f":{password}@" not in said and "postgresql://postgres@" in said
+    assert not (tmp_path / "pg.tar.gz").exists()
