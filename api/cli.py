@@ -584,7 +584,8 @@ def _rebuild_index(settings: Settings) -> None:
         data_dir=settings.data_dir,
     )
     try:
-        index.clear()
+        # No clear first: a Chroma server may hold the original service's vectors, which
+        # these upserts (by memory id) overwrite; a new embedded index is empty anyway.
         mark_all_pending(engine)
         total = pending_count(engine)
         columns = (
@@ -826,6 +827,41 @@ def revoke_token(token: str) -> None:
     except ZhianError as exc:
         _fail(exc.message)
     click.echo(f"Token {found.prefix}… revoked.")
+
+
+@admin.command("erase-elder")
+@click.argument("elder_id")
+@click.option("--confirm", required=True, help="The elder's name exactly as registered.")
+def erase_elder(elder_id: str, confirm: str) -> None:
+    """Erase an elder's whole record for good: every row and vector, their accounts and
+    tokens; one audit record stays, without their words."""
+    from memory.embed import make_embedder
+    from memory.erase import erase_elder as erase
+    from memory.index import VectorIndex, validate_location
+
+    settings = Settings()
+    engine = _admin_engine()
+    index = VectorIndex(
+        validate_location(settings.vector_index),
+        make_embedder(settings.embedder, settings.embedder_model),
+        data_dir=settings.data_dir,
+    )
+    operator = access.Caller(
+        account_id="operator", role=Role.admin, display_name="operator (command line)"
+    )
+    try:
+        with (
+            err.status("Erasing, then compacting the database and the index…"),
+            db.session_scope(engine) as session,
+        ):
+            scope = access.resolve_scope(session, operator, elder_id)
+            done = erase(session, scope, confirm=confirm, index=index, data_dir=settings.data_dir)
+    except ZhianError as exc:
+        _fail(exc.message)
+    click.echo(
+        f"Erased: {sum(done.erased.values())} rows ({done.erased.get('messages', 0)} messages, "
+        f"{done.erased.get('memories', 0)} memories); audit record {done.audit_id} kept."
+    )
 
 
 @admin.command("list-accounts")

@@ -292,3 +292,27 @@ def test_the_privacy_suites_secrets_stay_out_of_the_guardians_copy(client, engin
         copy = _export(client, world.a, world.a.guardian, fmt=fmt)
         assert copy.status_code == 200 and SECRET not in copy.text, copy.text[:2000]
         assert SECRET in _export(client, world.a, world.a.elder, fmt=fmt).text
+
+
+def test_the_operator_erases_an_elder_from_the_command_line(engine, world, tmp_path, monkeypatch):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the command runs the same erasure, tested on PostgreSQL above")
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    fill_record(engine, world.a, words=MARK)
+    monkeypatch.setenv("ZHIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ZHIAN_DATABASE_URL", f"sqlite:///{engine.url.database}")
+    monkeypatch.setenv("ZHIAN_VECTOR_INDEX", "embedded")
+    runner = CliRunner()
+    command = ["admin", "erase-elder", world.a.elder_id, "--confirm"]
+    wrong = runner.invoke(main, [*command, "林"])
+    assert wrong.exit_code != 0 and "does not match" in " ".join(wrong.output.split())
+    assert _elder_rows(engine, world.a.elder_id)["messages"] == 5
+    done = runner.invoke(main, [*command, "林美華"])
+    assert done.exit_code == 0, done.output
+    assert "Erased" in done.output and "5 messages" in done.output
+    rows = _elder_rows(engine, world.a.elder_id)
+    assert rows.pop("audit_log") == 1 and not any(rows.values())
+    assert _elder_rows(engine, world.b.elder_id)["accounts"] == 6
