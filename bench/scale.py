@@ -130,8 +130,10 @@ def ingest(embedder_name: str, count: int, *, index: bool = True) -> float:
 
 def fill(
     scratch: Scratch, elders: list[str], total: int, template_vectors: np.ndarray, progress
-) -> None:  # type: ignore[no-untyped-def]
-    """`total` memories spread evenly over `elders`, straight into SQL and the index."""
+) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """`total` memories spread evenly over `elders`, straight into SQL and the index; the
+    vectors of the first elder, for the exact-search baseline."""
+    kept: list[np.ndarray] = []
     task = progress.add_task(f"filling {total:,} memories", total=total)
     now = datetime.now(UTC)
     batch = 5000
@@ -167,11 +169,13 @@ def fill(
                     "kind": row["kind"],
                     "said_at": int(row["said_at"].timestamp()),
                     "private": False,
+                    "role": "elder",
                 }
             )
         by_elder: dict[str, list[int]] = {}
         for position, meta in enumerate(metas):
             by_elder.setdefault(meta["elder_id"], []).append(position)
+        kept += [vectors[p] for p in by_elder.get(elders[0], [])]
         for elder_id, positions in by_elder.items():
             scratch.index.collection(elder_id).upsert(
                 ids=[str(ids[p]) for p in positions],
@@ -179,6 +183,7 @@ def fill(
                 metadatas=[metas[p] for p in positions],
             )
         progress.update(task, completed=min(start + batch, total))
+    return {elders[0]: np.stack(kept)}
 
 
 def latencies(fn: Callable[[str], object], questions: list[str]) -> tuple[float, float]:
@@ -199,7 +204,7 @@ def measure(total: int, elder_count: int, queries: int, progress) -> dict[str, t
     )
     scratch = Scratch.make(embedder)
     elders = [scratch.elder(f"elder {n}", "zh-Hant") for n in range(elder_count)]
-    fill(scratch, elders, total, template_vectors, progress)
+    exact_vectors = fill(scratch, elders, total, template_vectors, progress)
     questions = [sentence(rng.choice(QUESTIONS)) for _ in range(queries)]
     asked = [rng.choice(elders) for _ in range(queries)]
     turn = iter(range(10**9))
@@ -226,10 +231,21 @@ def measure(total: int, elder_count: int, queries: int, progress) -> dict[str, t
     def dense(q: str) -> object:
         return scratch.index.query(who(), embedder.embed_query(q), k=10)
 
+    def exact(q: str) -> object:
+        """Brute force over one elder's vectors, in memory: the baseline the index must beat."""
+        matrix = exact_vectors[elders[0]]
+        scores = matrix @ np.asarray(embedder.embed_query(q), dtype=np.float32)
+        return np.argpartition(-scores, 10)[:10]
+
+    def embedding(q: str) -> object:
+        return embedder.embed_query(q)
+
     return {
         "zhian": latencies(hybrid, questions),
         "lexical alone": latencies(lexical, questions),
         "dense alone": latencies(dense, questions),
+        "exact dense (numpy)": latencies(exact, questions),
+        "query embedding alone": latencies(embedding, questions),
     }
 
 
@@ -257,7 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     table.add_column("memories")
     table.add_column("elders", justify="right")
-    for method in ("zhian", "lexical alone", "dense alone"):
+    for method in (
+        "zhian",
+        "lexical alone",
+        "dense alone",
+        "exact dense (numpy)",
+        "query embedding alone",
+    ):
         table.add_column(method, justify="right")
     with Progress(console=console) as progress:
         for name in args.scales.split(","):

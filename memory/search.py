@@ -41,6 +41,8 @@ class Tuning:
     """The fusion's constants: standard values, not fitted to any benchmark."""
 
     rank_constant: float = 60.0  # reciprocal-rank fusion's k
+    lexical: float = 1.0  # weight of the lexical side's list
+    dense: float = 1.0  # weight of the dense side's list
     own_turns: float = 1.0  # weight of the named people's own turns, as one more list
     every_word: float = 1.0  # weight of the memories holding every word of the question
     # Added for memories in the period the question names: enough to put them first, so the
@@ -192,11 +194,14 @@ def _ranks(scores: dict[int, float]) -> dict[int, int]:
     return {i: first[v] for i, v in scores.items()}
 
 
-def _reciprocal(lists: Sequence[dict[int, float]], constant: float) -> dict[int, float]:
+def _reciprocal(
+    lists: Sequence[dict[int, float]], constant: float, weights: Sequence[float] | None = None
+) -> dict[int, float]:
     fused: dict[int, float] = {}
-    for scores in lists:
+    for n, scores in enumerate(lists):
+        weight = 1.0 if weights is None else weights[n]
         for memory_id, rank in _ranks(scores).items():
-            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (constant + rank)
+            fused[memory_id] = fused.get(memory_id, 0.0) + weight / (constant + rank)
     return fused
 
 
@@ -269,6 +274,7 @@ def search(
     fused = _reciprocal(
         [{i: v for i, v in side.items() if i in rows} for side in (lexical, similarity)],
         tuning.rank_constant,
+        (tuning.lexical, tuning.dense),
     )
     own = _own_turns(
         session,
@@ -281,6 +287,7 @@ def search(
         pool=pool,
         query_vector=vector if not degraded and index is not None else None,
         rank_constant=tuning.rank_constant,
+        weights=(tuning.lexical, tuning.dense),
     )
     for memory_id, score in _reciprocal([own.ranking], tuning.rank_constant).items():
         fused[memory_id] = fused.get(memory_id, 0.0) + tuning.own_turns * score
@@ -345,13 +352,14 @@ def _own_turns(
     pool: int,
     query_vector: Sequence[float] | None,
     rank_constant: float,
+    weights: Sequence[float],
 ) -> _OwnTurns:
     """The turns of the people the question names, ranked by the rest of its words on both
     sides. New candidates found this way are added to `rows`."""
     found = _OwnTurns()
     people = speakers.people_of(session, scope.elder_id)
     known = {m.speaker for m in rows.values() if m.speaker} | set(people.family_names)
-    named = speakers.named_in(text, people, known)
+    named = speakers.named_in(text, people, known, by_elder=scope.by_elder)
     if not named:
         return found
     name_terms = set(query_terms(" ".join(named.words)))
@@ -385,7 +393,7 @@ def _own_turns(
         {i: v for i, v in found.lexical.items() if i in theirs},
         {i: v for i, v in found.similarity.items() if i in theirs},
     ]
-    found.ranking = _reciprocal(lists, rank_constant)
+    found.ranking = _reciprocal(lists, rank_constant, weights)
     return found
 
 

@@ -86,7 +86,8 @@ class People:
     """The elder's names and the names of the family around them."""
 
     elder_names: tuple[str, ...]  # display and preferred name (folded)
-    elder_words: tuple[str, ...]  # every form a question may use for the elder
+    elder_words: tuple[str, ...]  # the forms of the elder's names a question may use
+    kin_words: tuple[str, ...] = ()  # what the family call the elder: 媽媽, Grandma…
     family_names: tuple[str, ...] = ()  # as their words are stored (Memory.speaker)
 
 
@@ -103,13 +104,15 @@ def people_of(session: Session, elder_id: str) -> People:
     words: list[str] = []
     for name in names:
         words += name_forms(name)
+    kin: list[str] = []
     for _, relation in family:
-        words += relation_words(relation)
+        kin += relation_words(relation)
     # With no family relation recorded, the words any family may use.
-    words += _PARENT + _GRANDPARENT
+    kin += _PARENT + _GRANDPARENT
     return People(
         elder_names=tuple(dict.fromkeys(_fold(n) for n in names if n)),
-        elder_words=tuple(dict.fromkeys(_fold(w) for w in words)),
+        elder_words=tuple(dict.fromkeys(words)),
+        kin_words=tuple(dict.fromkeys(_fold(w) for w in kin)),
         family_names=tuple(dict.fromkeys(n for n, _ in family if n)),
     )
 
@@ -140,11 +143,14 @@ class Named:
         return speaker is None or _fold(speaker) in people.elder_names
 
 
-def named_in(question: str, people: People, speakers: Iterable[str]) -> Named:
-    """Who of the elder and these speakers the question names."""
+def named_in(
+    question: str, people: People, speakers: Iterable[str], *, by_elder: bool = False
+) -> Named:
+    """Who of the elder and these speakers the question names. When the elder asks, 媽媽 and
+    Mom are the elder's own mother, not the elder."""
     folded = _fold(question)
     named = Named()
-    for word in people.elder_words:
+    for word in people.elder_words + (() if by_elder else people.kin_words):
         if _mentioned(word, folded):
             named.elder = True
             named.words.append(word)
