@@ -532,9 +532,9 @@ def _en_places(text: str, people: set[str]) -> list[str]:
             continue
         if name not in found:
             found.append(name)
-        if after := re.match(r",\s+" + _EN_PLACE_NAME, text[m.end() :]):  # Dayton, Ohio
-            if after.group(1).split()[0] not in _EN_NOT_NAMES and after.group(1) not in found:
-                found.append(after.group(1))
+        after = re.match(r",\s+" + _EN_PLACE_NAME, text[m.end() :])  # Dayton, Ohio
+        if after and after.group(1).split()[0] not in _EN_NOT_NAMES and after.group(1) not in found:
+            found.append(after.group(1))
     for m in re.finditer(
         rf"\b(?:at|in|on|to|from|near|into|outside|by|above|behind|ran|opened|owned|kept|bought)"
         rf" (?:the|a|an|my|our|his|her|(?:my |our )?[a-z]+'s) ({_EN_LOCALES})\b",
@@ -632,6 +632,7 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
 
 
 def _mentioned(key: str, folded: str) -> bool:
+    key = re.sub(r"^(?:the|a|an) ", "", key)  # "the mill" is in "at a mill"
     if key.isascii():
         return re.search(rf"\b{re.escape(key)}\b", folded) is not None
     return key in folded

@@ -272,7 +272,9 @@ def fountain(story: StoryExport) -> str:
         out += [f"{heading} #{card.number}#", ""]
         cast = ", ".join(_names(story, card.characters))
         era = card.era.label_local if card.era else ""
-        out += [f"!(generated) {_fountain_line(era)} — {_fountain_line(cast)}.", ""]
+        era = era[:1].upper() + era[1:]
+        who = f"{_fountain_line(era)} — {_fountain_line(cast)}" if era else _fountain_line(cast)
+        out += [f"!(generated) {who}.", ""]
         if card.era_details:
             out += [f"!(generated) {_fountain_line(card.era_details.local)}", ""]
         for a in card.action:

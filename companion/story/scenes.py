@@ -439,7 +439,12 @@ def scene_card(
     a prompt built from those parts."""
     words = " ".join([entry.text] + [s.words for s in entry.sources])
     message_ids = [s.message_id for s in entry.sources]
-    place = entry.places[0] if entry.places else None
+    folded = _fold(words).lower()
+    ordered = sorted(
+        entry.places,
+        key=lambda name: folded.find(re.sub(r"^(?:the|a|an) ", "", _fold(name).lower())),
+    )
+    place = ordered[-1] if ordered else None  # "離開嘉義，到台北的鐵工廠": where it ends up
     era = entry.era
     light = next(((tod, en, zh) for p, tod, en, zh in _LIGHT if p.search(words)), None)
     inside = (
@@ -449,11 +454,12 @@ def scene_card(
         if place and _EXTERIOR.search(place)
         else "INT./EXT."
     )
-    era_en = (
-        era.label_en if era else "the present day" if not entry.when_known else str(entry.when.year)
+    era_en = era.label_en if era else "an era not said"
+    era_local = (
+        era.label_local if era else local("年代未提", language) if language != "en" else era_en
     )
-    era_local = era.label_local if era else local("現今", language) if language != "en" else era_en
-    heading_place = " / ".join(entry.places[:2]) if entry.places else "A PLACE NOT SAID"
+    unsaid = "A PLACE NOT SAID" if language == "en" else local("地點未提", language)
+    heading_place = " / ".join(ordered[-2:]) if ordered else unsaid
     heading = f"{inside} {heading_place} - {era_local.upper() if language == 'en' else era_local}"
     if light:
         heading += f" - {light[0]}"
@@ -484,7 +490,7 @@ def scene_card(
         ),
         Phrase(generated=True, text=era_en[:1].upper() + era_en[1:], local=era_local),
     ]
-    for name in entry.places:
+    for name in ordered:
         ids = [s.message_id for s in entry.sources if mentioned(s.words, name)]
         parts.append(
             Phrase(
