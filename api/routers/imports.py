@@ -50,7 +50,7 @@ def start_import(
     session: SessionDep,
     request: Request,
     background: BackgroundTasks,
-    form: Annotated[ChatImportForm, Form()],
+    form: Annotated[ChatImportForm, Form(media_type="multipart/form-data")],
 ) -> JSONResponse:
     """Bring in a chat history (the elder, their guardian or an administrator): the whole file
     is read and checked, then written at once, or nothing is. Importing the same file again
