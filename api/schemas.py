@@ -595,7 +595,10 @@ class MemoryHitPublic(BaseModel):
     id: int
     text: str
     kind: str
-    score: float = Field(description="Fused relevance, 0 to about 1.5; higher is better.")
+    score: float = Field(
+        description="Fused rank score (reciprocal-rank fusion, 0 to about 0.07; 1 more for "
+        "memories in the period the question names); higher is better."
+    )
     said_at: datetime
     event_time: datetime | None
     speaker: str | None
