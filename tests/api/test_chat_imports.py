@@ -68,6 +68,10 @@ def test_a_line_export_imported_as_a_job_with_its_senders(client, world, engine)
     # The elder's and the family's words go to fact extraction, as with messages:import.
     assert all(m.extraction_pending for m in stored if m.role in ("elder", "family"))
     assert stored[0].said_at.isoformat() == "2024-01-05T02:05:00+00:00"  # 10:05 in Taipei
+    audit = client.get(f"/v1/elders/{a.elder_id}/audit", headers=bearer(a.guardian)).json()
+    done = next(e for e in audit["items"] if e["action"] == "chat_import.done")
+    assert done["detail"]["imported"] == 7 and done["actor_account_id"] == a.account_ids["guardian"]
+    assert "早安" not in str(audit)  # who and what, never the words
 
 
 def test_importing_the_same_file_again_adds_nothing(client, world, engine):
@@ -148,8 +152,10 @@ def test_a_whatsapp_export_with_other_speakers_kept(client, world, engine):
 @pytest.mark.parametrize(
     ("who", "status"),
     [
+        ("admin", 202),
         ("guardian", 202),
         ("elder", 202),
+        ("other_elder", 404),
         ("family_full", 403),
         ("family_reader", 403),
         ("family_none", 403),
@@ -158,7 +164,8 @@ def test_a_whatsapp_export_with_other_speakers_kept(client, world, engine):
 )
 def test_who_may_import(client, world, who, status):
     a = world.a
-    answer = _upload(client, a.elder_id, getattr(a, who), keep_others="true")
+    token = {"admin": world.admin, "other_elder": world.b.elder}.get(who) or getattr(a, who)
+    answer = _upload(client, a.elder_id, token, keep_others="true")
     assert answer.status_code == status, answer.text
     if status == 403:
         assert "guardian" in answer.json()["message"]
