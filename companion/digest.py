@@ -31,6 +31,7 @@ from memory.models import (
     Message,
     MessageRole,
     MessageSignal,
+    OccurrenceStatus,
     Reminder,
     ReminderOccurrence,
     utcnow,
@@ -122,21 +123,10 @@ def _summary(
     return [_line(m) for _, m in sorted(by_day.items())][:7], "extract"
 
 
-def build_digest(
-    session: Session,
-    scope: ElderScope,
-    period: str,
-    start: date,
-    language: str,
-    model: BaseChatModel | None = None,
-) -> Digest:
-    """The digest is read by the family: it is built from what they may see, whoever asks."""
-    shared = visibility.shared_view(scope)
-    elder_id = scope.elder_id
-    elder = session.get(Elder, elder_id)
-    assert elder is not None
-    begin, end = bounds(elder, start, period)
-    tz = zone(elder.timezone)
+def _words_said(
+    session: Session, shared: ElderScope, begin: datetime, end: datetime
+) -> list[Message]:
+    """The elder's messages in the period that the family may read."""
     messages = list(
         session.exec(
             select(Message)
@@ -149,8 +139,11 @@ def build_digest(
             .order_by(Message.said_at, Message.id)
         )
     )
-    said = visibility.withhold_messages(session, shared, messages)
-    signals = {
+    return visibility.withhold_messages(session, shared, messages)
+
+
+def _signals_of(session: Session, said: list[Message]) -> dict[int, MessageSignal]:
+    return {
         s.message_id: s
         for s in session.exec(
             select(MessageSignal).where(
@@ -158,7 +151,10 @@ def build_digest(
             )
         )
     }
-    summary, written_by = _summary(model, elder, said, language)
+
+
+def _moments(said: list[Message], signals: dict[int, MessageSignal], tz) -> dict:  # type: ignore[no-untyped-def]
+    """Joys, worries and the moods of each day, each line with the message it comes from."""
     joys = [_line(m) for m in said if m.id in signals and signals[m.id].mood == "happy"][:3]
     worries = [
         _line(m, concerns=signals[m.id].concerns, mood=signals[m.id].mood)
@@ -170,6 +166,15 @@ def build_digest(
         if m.id in signals:
             day = m.said_at.astimezone(tz).date().isoformat()
             moods.setdefault(day, Counter())[signals[m.id].mood] += 1
+    return {
+        "joys": joys,
+        "worries": worries,
+        "moods": {day: dict(c) for day, c in sorted(moods.items())},
+    }
+
+
+def _concerns(session: Session, shared: ElderScope, begin: datetime, end: datetime) -> list[dict]:
+    """The period's concern flags; a quote of private words is left out."""
     flags = without_private_words(
         session,
         shared,
@@ -177,7 +182,7 @@ def build_digest(
             session.exec(
                 select(ConcernFlag)
                 .where(
-                    ConcernFlag.elder_id == elder_id,
+                    ConcernFlag.elder_id == shared.elder_id,
                     ConcernFlag.created_at >= begin,  # type: ignore[operator]
                     ConcernFlag.created_at < end,  # type: ignore[operator]
                 )
@@ -185,6 +190,22 @@ def build_digest(
             ),
         ),
     )
+    return [
+        {
+            "id": f.id,
+            "kind": f.kind,
+            "severity": f.severity,
+            "state": f.state,
+            "summary": f.summary,
+            "message_ids": [f.message_id] if f.message_id else [],
+            "at": f.created_at.isoformat(),
+        }
+        for f in flags
+    ]
+
+
+def _reminders(session: Session, elder_id: str, begin: datetime, end: datetime) -> dict:
+    """Reminders due in the period: done, late, missed (with what was missed), the rate."""
     tally = schedule.Tally()
     missed = []
     for occurrence, reminder in session.exec(
@@ -198,7 +219,7 @@ def build_digest(
         .order_by(ReminderOccurrence.due_at)
     ):
         tally.add(occurrence)
-        if occurrence.status == "missed":
+        if occurrence.status == OccurrenceStatus.missed:
             missed.append(
                 {
                     "title": reminder.title,
@@ -206,41 +227,50 @@ def build_digest(
                     "due_at": occurrence.due_at.isoformat(),
                 }
             )
-    to_review = facts.current_facts(session, shared, statuses=[FactStatus.unconfirmed])
+    return {
+        "due": tally.due,
+        "done": tally.done,
+        "late": tally.late,
+        "missed": tally.missed,
+        "rate": tally.rate,
+        "missed_items": missed,
+    }
+
+
+def _to_review(session: Session, shared: ElderScope) -> dict:
+    waiting = facts.current_facts(session, shared, statuses=[FactStatus.unconfirmed])
+    return {"count": len(waiting), "facts": [{"id": f.id, "text": f.text} for f in waiting[:5]]}
+
+
+def build_digest(
+    session: Session,
+    scope: ElderScope,
+    period: str,
+    start: date,
+    language: str,
+    model: BaseChatModel | None = None,
+) -> Digest:
+    """The digest is read by the family: it is built from what they may see, whoever asks."""
+    shared = visibility.shared_view(scope)
+    elder = session.get(Elder, scope.elder_id)
+    assert elder is not None
+    begin, end = bounds(elder, start, period)
+    said = _words_said(session, shared, begin, end)
+    summary, written_by = _summary(model, elder, said, language)
+    moments = _moments(said, _signals_of(session, said), zone(elder.timezone))
     sections = {
         "summary": summary,
-        "joys": joys,
-        "worries": worries,
-        "concerns": [
-            {
-                "id": f.id,
-                "kind": f.kind,
-                "severity": f.severity,
-                "state": f.state,
-                "summary": f.summary,
-                "message_ids": [f.message_id] if f.message_id else [],
-                "at": f.created_at.isoformat(),
-            }
-            for f in flags
-        ],
-        "reminders": {
-            "due": tally.due,
-            "done": tally.done,
-            "late": tally.late,
-            "missed": tally.missed,
-            "rate": tally.rate,
-            "missed_items": missed,
-        },
-        "to_review": {
-            "count": len(to_review),
-            "facts": [{"id": f.id, "text": f.text} for f in to_review[:5]],
-        },
-        "moods": {day: dict(c) for day, c in sorted(moods.items())},
+        "joys": moments["joys"],
+        "worries": moments["worries"],
+        "concerns": _concerns(session, shared, begin, end),
+        "reminders": _reminders(session, elder.id, begin, end),
+        "to_review": _to_review(session, shared),
+        "moods": moments["moods"],
         "messages": len(said),
         "last_said_at": said[-1].said_at.isoformat() if said else None,
     }
-    digest = stored_digest(session, elder_id, period, start, language) or Digest(
-        elder_id=elder_id, period=period, start=start, language=language, sections={}, written_by=""
+    digest = stored_digest(session, elder.id, period, start, language) or Digest(
+        elder_id=elder.id, period=period, start=start, language=language, sections={}, written_by=""
     )
     digest.sections, digest.written_by, digest.built_at = sections, written_by, utcnow()
     session.add(digest)

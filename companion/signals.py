@@ -32,7 +32,15 @@ from companion.persona import Voice, voice
 from memory import prompts, utterance
 from memory.embed import DEFAULT_EMBEDDER, make_embedder
 from memory.language import CJK, fold
-from memory.models import ConcernFlag, Elder, Message, MessageRole, MessageSignal, utcnow
+from memory.models import (
+    ConcernFlag,
+    ConcernState,
+    Elder,
+    Message,
+    MessageRole,
+    MessageSignal,
+    utcnow,
+)
 from memory.timeutil import in_quiet_hours, parse_clock, zone
 
 log = logging.getLogger(__name__)
@@ -1135,10 +1143,10 @@ def refine_pending(engine: sa.Engine, model: BaseChatModel, *, limit: int = 20) 
                     select(ConcernFlag).where(
                         ConcernFlag.message_id == message_id,
                         ConcernFlag.kind.in_(dropped),  # type: ignore[attr-defined]
-                        ConcernFlag.state != "resolved",
+                        ConcernFlag.state != ConcernState.resolved.value,
                     )
                 ):
-                    flag.state, flag.resolved_at = "resolved", utcnow()
+                    flag.state, flag.resolved_at = ConcernState.resolved.value, utcnow()
                     flag.resolved_by = "智安 (second look: not a concern)"
                     session.add(flag)
         done += 1

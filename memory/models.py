@@ -474,6 +474,12 @@ class DayNote(SQLModel, table=True):
     set_by: str | None = Field(default=None, max_length=32)
 
 
+class ConcernState(enum.StrEnum):
+    open = "open"  # the family has not looked yet
+    seen = "seen"
+    resolved = "resolved"
+
+
 class ConcernFlag(SQLModel, table=True):
     """Something the family should know: a missed medicine, a fall... with its source."""
 
@@ -484,7 +490,7 @@ class ConcernFlag(SQLModel, table=True):
     elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
     kind: str = Field(max_length=32)
     severity: str = Field(max_length=16)  # info, warning, urgent
-    state: str = Field(default="open", max_length=16)  # open, seen, resolved
+    state: str = Field(default=ConcernState.open.value, max_length=16)
     summary: str = Field(max_length=1000)
     message_id: int | None = Field(default=None, sa_type=BigIntId)
     occurrence_id: int | None = Field(default=None, sa_type=BigIntId)
@@ -510,6 +516,11 @@ class Webhook(SQLModel, table=True):
     active: bool = True
 
 
+class NotificationChannel(enum.StrEnum):
+    webhook = "webhook"
+    email = "email"
+
+
 class Notification(SQLModel, table=True):
     """The outbox of alerts: one webhook call or e-mail, retried with backoff until it goes."""
 
@@ -518,7 +529,7 @@ class Notification(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
     elder_id: str = Field(foreign_key="elders.id", max_length=32, ondelete="CASCADE")
-    channel: str = Field(max_length=16)  # webhook, email
+    channel: str = Field(max_length=16)  # a NotificationChannel
     target: str = Field(max_length=2000)  # webhook id or e-mail address
     event: str = Field(max_length=64)
     payload: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
@@ -568,6 +579,12 @@ class Digest(SQLModel, table=True):
     built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ExportStatus(enum.StrEnum):
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
 class StoryExportRun(SQLModel, table=True):
     """One export of story material: who, when, with what filters; a large one runs as a job
     whose progress and result are kept here."""
@@ -582,7 +599,7 @@ class StoryExportRun(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     filters: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     format: str = Field(max_length=16)
-    status: str = Field(default="running", max_length=16)  # running, done, failed
+    status: str = Field(default=ExportStatus.running.value, max_length=16)
     progress: float = 0.0
     counts: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     result: str | None = Field(default=None, sa_type=sa.Text)

@@ -10,7 +10,7 @@ from api.deps import CurrentCaller, SessionDep
 from api.schemas import ConcernPublic
 from companion.alerts import concerns
 from memory.access import resolve_scope
-from memory.models import ConcernFlag, Permission
+from memory.models import ConcernFlag, ConcernState, Permission
 
 router = APIRouter(prefix="/v1/elders/{elder_id}", tags=["family"])
 
@@ -44,5 +44,5 @@ def change_concern(
     """Mark a concern seen, or resolved (with who did it): `reminders:write`, the permission to
     act on the elder's care (reminders done, alerts), since `digests:read` only reads."""
     scope = resolve_scope(session, caller, elder_id, permission=Permission.reminders_write)
-    state = "resolved" if action == "resolve" else "seen"
+    state = ConcernState.resolved if action == "resolve" else ConcernState.seen
     return _concern(concerns.set_state(session, scope, flag_id, state))

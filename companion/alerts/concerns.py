@@ -13,10 +13,10 @@ from companion.alerts.outbox import notify_family
 from memory import visibility
 from memory.access import ElderScope, record, record_access
 from memory.errors import InvalidInput, NotFound
-from memory.models import ConcernFlag, utcnow
+from memory.models import ConcernFlag, ConcernState, utcnow
 
 SEVERITIES = ("info", "warning", "urgent")
-STATES = ("open", "seen", "resolved")
+STATES = tuple(ConcernState)
 
 
 def raise_flag(
@@ -76,7 +76,7 @@ def open_recently(session: Session, elder_id: str, kind: str, now: datetime) -> 
             select(ConcernFlag.id).where(
                 ConcernFlag.elder_id == elder_id,
                 ConcernFlag.kind == kind,
-                ConcernFlag.state != "resolved",
+                ConcernFlag.state != ConcernState.resolved.value,
                 ConcernFlag.created_at >= now - REPEAT_WINDOW,  # type: ignore[operator]
             )
         ).first()
@@ -125,15 +125,15 @@ def without_private_words(
 _WORDS = re.compile(r"[:：]\s*[\"“「]")
 
 
-def set_state(session: Session, scope: ElderScope, flag_id: int, state: str) -> ConcernFlag:
+def set_state(session: Session, scope: ElderScope, flag_id: int, state: ConcernState) -> ConcernFlag:
     flag = session.get(ConcernFlag, flag_id)
     if flag is None or flag.elder_id != scope.elder_id:
         raise NotFound(f"No concern {flag_id} for this elder.")
     now, who = utcnow(), scope.actor.display_name
-    if state == "seen" and flag.state == "open":
-        flag.state, flag.seen_at, flag.seen_by = "seen", now, who
-    elif state == "resolved" and flag.state != "resolved":
-        flag.state, flag.resolved_at, flag.resolved_by = "resolved", now, who
+    if state == ConcernState.seen and flag.state == ConcernState.open:
+        flag.state, flag.seen_at, flag.seen_by = ConcernState.seen.value, now, who
+    elif state == ConcernState.resolved and flag.state != ConcernState.resolved:
+        flag.state, flag.resolved_at, flag.resolved_by = ConcernState.resolved.value, now, who
         flag.seen_at, flag.seen_by = flag.seen_at or now, flag.seen_by or who
     session.add(flag)
     record(

@@ -31,7 +31,15 @@ from sqlmodel import Session, select
 from memory.access import ElderScope, caller_for, granted_permissions, record
 from memory.db import session_scope
 from memory.errors import InvalidInput, NotFound
-from memory.models import Account, Notification, Permission, Role, Webhook, utcnow
+from memory.models import (
+    Account,
+    Notification,
+    NotificationChannel,
+    Permission,
+    Role,
+    Webhook,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +221,7 @@ def notify_family(
             session.add(
                 Notification(
                     elder_id=elder_id,
-                    channel="webhook",
+                    channel=NotificationChannel.webhook.value,
                     target=str(webhook.id),
                     event=event,
                     payload=body,
@@ -236,7 +244,7 @@ def notify_family(
                 session.add(
                     Notification(
                         elder_id=elder_id,
-                        channel="email",
+                        channel=NotificationChannel.email.value,
                         target=account.email or "",
                         event=event,
                         payload=body,
@@ -381,14 +389,14 @@ class Sender:
             hooks = {
                 note.id: session.get(Webhook, int(note.target))
                 for note in due
-                if note.channel == "webhook"
+                if note.channel == NotificationChannel.webhook
             }
             session.expunge_all()
         sent = 0
         for note in due:
             outcome: dict = {"attempts": note.attempts + 1}
             try:
-                if note.channel == "webhook":
+                if note.channel == NotificationChannel.webhook:
                     self._webhook(note, hooks[note.id])
                 else:
                     self._email(note)
