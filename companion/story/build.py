@@ -54,8 +54,6 @@ from memory.models import (
 from memory.timeutil import zone
 from memory.timewords import find_period
 
-MAX_SCENES = 60
-
 # --- what may be exported --------------------------------------------------------------------
 
 
@@ -410,7 +408,7 @@ def build(
         scene_card(
             n + 1, entry, characters=characters, language=language, the_film=the_film, born=born
         )
-        for n, entry in enumerate(timeline[:MAX_SCENES])
+        for n, entry in enumerate(timeline)
     ]
     progress(0.85)
     people = [
