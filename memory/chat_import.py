@@ -362,11 +362,12 @@ def read_line(text: str) -> tuple[list[_Pending], list[Problem], str | None, int
                 )
                 continue
             rest = found["rest"]
-            if "\t" in rest:
-                sender, words = rest.split("\t", 1)
+            sender, tab, words = rest.partition("\t")
+            if tab and sender.strip():
                 entry = _Pending(number, day, clock, sender.strip(), words, _line_system(words))
             else:  # "媽媽已收回訊息", "美玲已加入群組": LINE's own notes, with no sender
-                entry = _Pending(number, day, clock, None, rest, _line_system(rest) or "event")
+                note = words if tab else rest
+                entry = _Pending(number, day, clock, None, note, _line_system(note) or "event")
             out.append(entry)
             if entry.text.startswith('"') and not _closes(entry.text[1:]):
                 quoted = entry
@@ -609,7 +610,9 @@ def _checked(entries: list[Entry], problems: list[Problem]) -> list[Entry]:
     kept = []
     for entry in entries:
         text = entry.text.strip()
-        if entry.system is None and _CONTROL.search(text):
+        if entry.system is None and not text:  # an empty message: nothing was said
+            kept.append(Entry(entry.line, entry.said_at, entry.sender, "", "empty"))
+        elif entry.system is None and _CONTROL.search(text):
             problems.append(Problem(entry.line, "holds a control character; remove it"))
         elif entry.system is None and len(text) > MAX_TEXT:
             problems.append(Problem(entry.line, f"a message over {MAX_TEXT:,} characters"))

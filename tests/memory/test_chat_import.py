@@ -320,3 +320,15 @@ def test_a_message_in_the_future_is_refused_with_its_line():
     with pytest.raises(UnreadableChat) as caught:
         _plan(chat, ["媽媽=elder"])
     assert caught.value.problems[0].line == 2
+
+
+def test_group_notes_and_empty_messages_are_never_words():
+    text = (
+        "[LINE] 「家人」的聊天記錄\n2024/01/05（五）\n"
+        "10:05\t\t美玲已加入群組\n10:06\t媽媽\t\n10:07\t媽媽\t大家好\n"
+    )
+    chat = read_chat(text.encode(), "line")
+    assert words(chat) == [("媽媽", "大家好")]
+    assert systems(chat) == {"event": 1, "empty": 1}
+    csv_chat = read_chat(b"timestamp,sender,text\n2024-01-05 10:05,Mum,\n", "csv")
+    assert words(csv_chat) == [] and systems(csv_chat) == {"empty": 1}
