@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memory.chat_import import (
     Person,
@@ -332,3 +334,40 @@ def test_group_notes_and_empty_messages_are_never_words():
     assert systems(chat) == {"event": 1, "empty": 1}
     csv_chat = read_chat(b"timestamp,sender,text\n2024-01-05 10:05,Mum,\n", "csv")
     assert words(csv_chat) == [] and systems(csv_chat) == {"empty": 1}
+
+
+_PIECES = st.sampled_from(
+    [
+        "2024/01/05（五）\n",
+        "Fri, 01/05/2024\n",
+        "上午10:05\t媽媽\t早安\n",
+        '10:05\tMom\t"a\n',
+        'b"\n',
+        "12/31/23, 9:41 PM - Mum: hi\n",
+        "[31.12.23, 21:41:05] Mum: hi\n",
+        "\t\n",
+        "13/13/2024, 25:61 - x: y\n",
+        "timestamp,sender,text\n",
+        "2024-01-05 10:05,Mum,hi\n",
+        '"\n',
+        "\x00",
+        "\ufeff",
+        "\r\n",
+        "☎ 未接來電\n",
+    ]
+)
+
+
+@given(
+    pieces=st.lists(_PIECES | st.text(max_size=20), max_size=12),
+    fmt=st.sampled_from(["line", "whatsapp", "csv"]),
+)
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+def test_any_file_is_read_or_refused_in_words(pieces, fmt):
+    try:
+        chat = read_chat("".join(pieces).encode("utf-8", "surrogatepass"), fmt)
+    except InvalidInput as exc:
+        assert exc.message
+    else:
+        for entry in chat.entries:
+            assert entry.line >= 1 and (entry.system or entry.text)
