@@ -15,6 +15,7 @@ from companion.story.build import Filters, build
 from companion.story.render import render
 from companion.story.schema import StoryExport
 from memory.access import Caller, ElderScope, record, system_scope
+from memory.chatmodel import available
 from memory.db import session_scope
 from memory.models import Memory, Message, StoryExportRun, utcnow
 
@@ -128,7 +129,10 @@ def start_export(
         elder_id=elder_id,
         detail={"export_id": run.id, "filters": run.filters, "format": fmt},
     )
-    if export_size(session, elder_id) > JOB_THRESHOLD:
+    if not available(model):
+        model = None
+    # A model writing the treatment's prose takes a while: a job, with its progress.
+    if export_size(session, elder_id) > JOB_THRESHOLD or model is not None:
         session.commit()
         threading.Thread(
             target=run_job,

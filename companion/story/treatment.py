@@ -16,6 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from companion.story.cast import mentioned, read_cast
 from companion.story.scenes import local
 from companion.story.schema import Generated, SceneCard, StoryExport
+from memory.chatmodel import available
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def connective_prose(export: StoryExport, model: BaseChatModel | None) -> list[G
     """One generated line before each scene."""
     language = export.elder.language
     lines: list[Generated] = []
-    usable = model is not None and getattr(model, "_llm_type", "none") != "none"
+    usable = available(model)
     for n, scene in enumerate(export.scenes):
         before = export.scenes[n - 1] if n else None
         line = _rules_line(before, scene, language)

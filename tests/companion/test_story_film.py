@@ -135,8 +135,11 @@ def by_id(material: dict) -> list[dict]:
     return [s for e in material["timeline"] for s in e["sources"]]
 
 
-def test_the_treatment_parses_as_a_screenplay_and_the_shot_list_as_csv(client, engine, world):
+def test_the_treatment_parses_as_a_screenplay_and_the_shot_list_as_csv(
+    client, engine, world, monkeypatch
+):
     a = world.a
+    monkeypatch.setattr(client.app.state.companion, "model", None)  # no language model
     _setup(client, engine, a)
     material = _export(client, a, "json").json()
     treatment = _export(client, a, "fountain")
@@ -205,3 +208,29 @@ def test_a_grant_limited_to_a_period_keeps_its_people_to_that_period(client, eng
     assert [e["text"] for e in material["timeline"]] == [SAID[0][0]]
     assert {p["name"] for p in material["places"]} == {"台南", "紡織廠"}
     assert material["people"] == []
+
+
+def test_with_a_model_the_treatment_is_a_job_with_progress(client, engine, world, monkeypatch):
+    import time
+
+    a = world.a
+    _setup(client, engine, a)
+    monkeypatch.setattr(
+        client.app.state.companion, "model", _Scripted(responses=["The years pass gently."])
+    )
+    started = client.post(
+        f"/v1/elders/{a.elder_id}/story:export",
+        json={"format": "fountain"},
+        headers=bearer(a.creator),
+    )
+    assert started.status_code == 202, started.text
+    for _ in range(100):
+        job = client.get(started.headers["location"], headers=bearer(a.creator)).json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done" and job["progress"] == 1.0
+    document = client.get(job["download"], headers=bearer(a.creator)).text
+    assert "!(generated) The years pass gently." in document
+    slugs = [p for p in fountain.parse(io.StringIO(document)).paragraphs if isinstance(p, Slug)]
+    assert len(slugs) == job["counts"]["timeline"]
