@@ -616,6 +616,8 @@ def _checked(entries: list[Entry], problems: list[Problem]) -> list[Entry]:
             problems.append(Problem(entry.line, "holds a control character; remove it"))
         elif entry.system is None and len(text) > MAX_TEXT:
             problems.append(Problem(entry.line, f"a message over {MAX_TEXT:,} characters"))
+        elif entry.sender is not None and _CONTROL.search(entry.sender):
+            problems.append(Problem(entry.line, "the sender's name holds a control character"))
         elif entry.sender is not None and len(entry.sender) > MAX_SENDER:
             problems.append(Problem(entry.line, f"a sender's name over {MAX_SENDER} characters"))
         else:

@@ -371,3 +371,10 @@ def test_any_file_is_read_or_refused_in_words(pieces, fmt):
     else:
         for entry in chat.entries:
             assert entry.line >= 1 and (entry.system or entry.text)
+
+
+def test_a_control_character_in_words_or_a_name_is_named_by_line():
+    text = "12/31/23, 9:41 PM - Mum: fine\n12/31/23, 9:42 PM - Mum: a\x00b\n12/31/23, 9:43 PM - M\x01m: hi\n"
+    with pytest.raises(UnreadableChat) as caught:
+        read_chat(text.encode(), "whatsapp")
+    assert [p.line for p in caught.value.problems] == [2, 3]
