@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from companion.intent import (
     Reading,
+    TurnKind,
     about_someone_else,
     asked_slots,
     is_question,
@@ -283,10 +284,10 @@ class Companion:
         reading = read_turn(text, message.said_at.astimezone(zone(scope.elder_timezone)))
         turn.reading = reading
         handler = {
-            "reminder_request": self._reminder_request,
-            "how_known": self._explain_source,
-            "today": self._today,
-            "recall": self._recall_answer,
+            TurnKind.reminder_request: self._reminder_request,
+            TurnKind.how_known: self._explain_source,
+            TurnKind.today: self._today,
+            TurnKind.recall: self._recall_answer,
         }.get(reading.kind, self._converse)
         handler(session, scope, turn)
         return turn
@@ -338,7 +339,7 @@ class Companion:
         assert reading is not None
         v = turn.voice
         self._recall(session, scope, turn)
-        if reading.kind == "feeling":
+        if reading.kind == TurnKind.feeling:
             who = reading.names[0] if reading.names else None
             if reading.feeling == "grief":
                 if who is None and reading.relation:
@@ -348,13 +349,13 @@ class Companion:
                 turn.lead = [v.say(reading.feeling or "joy")]
             turn.model_sentences = 1
             hint = v.say("hint_care", said=join_sentences(turn.lead, v.language))
-        elif reading.kind == "unwell":
+        elif reading.kind == TurnKind.unwell:
             part = reading.body_part
             turn.lead = [v.say("pain_named", part=part) if part else v.say("pain")]
             turn.fallback = [v.say("pain_family")]
             turn.model_sentences = 1
             hint = v.say("hint_care", said=join_sentences(turn.lead, v.language))
-        elif reading.kind == "share":
+        elif reading.kind == TurnKind.share:
             topic = _topic(reading.text, v.language)
             thanks = v.say("share_topic", topic=topic) if topic else v.say("share")
             turn.fallback = [thanks, v.say("share_question")]
@@ -395,7 +396,7 @@ class Companion:
         # Confirmed facts first, then the elder's words, then what is not yet confirmed.
         hits.sort(key=lambda h: _PREFERENCE.get(h.memory.status, 1))
         turn.recalled = [h for h in hits if self._relevant(text, h)]
-        if turn.reading is not None and turn.reading.kind == "recall":
+        if turn.reading is not None and turn.reading.kind == TurnKind.recall:
             turn.supported = [h for h in turn.recalled if self._supports(text, h)]
         turn.timings["retrieval_ms"] = _ms(started)
 

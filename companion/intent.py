@@ -5,6 +5,7 @@ must not invent (names, places, numbers, time words)."""
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -212,16 +213,21 @@ def named_people(text: str) -> list[set[int]]:
 
 # --- one reading of a turn -----------------------------------------------------------------
 
-TURN_KINDS = (
-    "reminder_request",  # "提醒我明天下午三點去看醫生"
-    "how_known",  # "你怎麼知道的？"
-    "recall",  # a question about the elder's own past
-    "today",  # the date, the weather the family set, today's reminders
-    "unwell",  # pain or feeling ill
-    "feeling",  # grief, loneliness, worry, joy
-    "share",  # a memory or the day's news
-    "small_talk",  # greetings, thanks, a question to 智安
-)
+
+class TurnKind(enum.StrEnum):
+    """What the elder is doing in a turn; each kind has its own handler in companion.chat."""
+
+    reminder_request = "reminder_request"  # "提醒我明天下午三點去看醫生"
+    how_known = "how_known"  # "你怎麼知道的？"
+    recall = "recall"  # a question about the elder's own past
+    today = "today"  # the date, the weather the family set, today's reminders
+    unwell = "unwell"  # pain or feeling ill
+    feeling = "feeling"  # grief, loneliness, worry, joy
+    share = "share"  # a memory or the day's news
+    small_talk = "small_talk"  # greetings, thanks, a question to 智安
+
+
+TURN_KINDS = tuple(TurnKind)
 
 _ZH_TODAY = re.compile(
     r"今天(?:是)?(?:几号|几月几|星期几|礼拜几|周几|什么日子)|几月几[号日]|今天天气|天气(?:怎么样|如何|好吗|好不好)"
@@ -289,7 +295,7 @@ class Reading:
     """The elder's words, read once: what they are doing, whom and what they name."""
 
     text: str
-    kind: str
+    kind: TurnKind
     question: bool
     feeling: str | None = None  # for "feeling": grief, lonely, worry or joy
     body_part: str | None = None  # for "unwell", in the elder's own characters
@@ -315,23 +321,23 @@ def read_turn(text: str, now_local: datetime | None = None) -> Reading:
         "details": frozenset(details(text)),
     }
     if now_local is not None and (asked := asked_reminder(text, now_local)) is not None:
-        return Reading(kind="reminder_request", reminder=asked, **base)
+        return Reading(kind=TurnKind.reminder_request, reminder=asked, **base)
     if asks_how_known(text):
-        return Reading(kind="how_known", **base)
+        return Reading(kind=TurnKind.how_known, **base)
     if asks_about_own_past(text):
-        return Reading(kind="recall", **base)
+        return Reading(kind=TurnKind.recall, **base)
     if question and (_ZH_TODAY if zh else _EN_TODAY).search(folded):
-        return Reading(kind="today", **base)
+        return Reading(kind=TurnKind.today, **base)
     if (_ZH_UNWELL if zh else _EN_UNWELL).search(folded):
-        return Reading(kind="unwell", body_part=_body_part(text, folded, zh), **base)
+        return Reading(kind=TurnKind.unwell, body_part=_body_part(text, folded, zh), **base)
     for feeling, pattern in _FEELINGS_ZH if zh else _FEELINGS_EN:
         if pattern.search(folded):
-            return Reading(kind="feeling", feeling=feeling, **base)
+            return Reading(kind=TurnKind.feeling, feeling=feeling, **base)
     small = (_ZH_SMALL_TALK if zh else _EN_SMALL_TALK).search(folded)
     short = len(CJK.findall(text)) < 6 if zh else len(text.split()) < 4
     if small or short or (question and not _tells_something(folded, zh)):
-        return Reading(kind="small_talk", **base)
-    return Reading(kind="share", **base)
+        return Reading(kind=TurnKind.small_talk, **base)
+    return Reading(kind=TurnKind.share, **base)
 
 
 _ZH_NAME = re.compile(
