@@ -275,7 +275,7 @@ def build(
             guess = _guess(
                 [(s.message_id, s.words) for s in sources] + [(None, memory.text)], said_on, born
             )
-            era = _era(*guess, language) if guess else None  # type: ignore[misc]
+            era = _era(guess[0], language, guess[1]) if guess else None
             when = date(era.year, 1, 1) if era else said_on
         words = " ".join(
             [memory.text, memory.subject or "", memory.value or ""] + [s.words for s in sources]

@@ -234,3 +234,33 @@ def test_with_a_model_the_treatment_is_a_job_with_progress(client, engine, world
     assert "!(generated) The years pass gently." in document
     slugs = [p for p in fountain.parse(io.StringIO(document)).paragraphs if isinstance(p, Slug)]
     assert len(slugs) == job["counts"]["timeline"]
+
+
+def test_a_confirmed_fact_without_an_event_time_is_dated_from_its_words(client, engine, world):
+    from memory import facts, store
+    from memory.access import elder_scope
+    from memory.models import MessageRole
+
+    a = world.a
+    _setup(client, engine, a)
+    with db.session_scope(engine) as session:
+        scope = elder_scope(session, a.elder_id)
+        message, _ = store.add_message(
+            session,
+            scope,
+            store.MessageDraft(text="我三十歲那年在高雄開了一家米店", role=MessageRole.elder),
+        )
+        kept = facts.remember_fact(
+            session,
+            scope,
+            facts.FactDraft(kind="event", text="您在高雄開米店", attribute="job", value="米店"),
+            sources=[message],
+            author=facts.COMPANION,
+        )
+        facts.approve_fact(session, scope, kept.fact.id)
+        fact_id = kept.fact.id
+    material = _export(client, a, "json").json()
+    entry = next(e for e in material["timeline"] if e["memory_id"] == fact_id)
+    assert entry["era"]["year"] == 1978 and entry["era"]["basis"] == "age"
+    assert entry["era"]["words"] == "我三十歲那年" and entry["era"]["message_id"] == message.id
+    assert "高雄" in entry["places"] and entry["added_by"] == "companion"
