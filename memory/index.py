@@ -290,21 +290,30 @@ class VectorIndex:
         )
 
     def problem(self, *, timeout: float = 2.0) -> str | None:
-        """Why the index cannot be reached now, or None: a heartbeat (for /readyz), within
-        `timeout` seconds for a server; no collection is touched."""
-        try:
-            if self.location == "embedded":
-                self._client_handle().heartbeat()
-            else:
-                import httpx
+        """Why the index cannot be reached now, or None: the client's heartbeat (for /readyz),
+        given up after `timeout` seconds; no collection is touched."""
+        outcome: dict[str, BaseException] = {}
 
-                url = f"{self.location.rstrip('/')}/api/v2/heartbeat"
-                httpx.get(url, timeout=timeout).raise_for_status()
-        except IndexUnavailable as exc:
-            return str(exc)
-        except Exception as exc:
-            return self._explain(exc)
-        return None
+        def beat() -> None:
+            try:
+                self._client_handle().heartbeat()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=beat, daemon=True, name="index-heartbeat")
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            return (
+                f"The vector index at {self.location} did not answer within {timeout:g} s; "
+                "check that the Chroma server is running and reachable."
+            )
+        error = outcome.get("error")
+        if error is None:
+            return None
+        if isinstance(error, IndexUnavailable):
+            return str(error)
+        return self._explain(error)  # type: ignore[arg-type]
 
     def query(
         self,
