@@ -491,11 +491,15 @@ def scene_card(
         Phrase(generated=True, text=era_en[:1].upper() + era_en[1:], local=era_local),
     ]
     for name in ordered:
-        ids = [s.message_id for s in entry.sources if mentioned(s.words, name)]
+        cited = [s for s in entry.sources if mentioned(s.words, name)]
+        ids = [s.message_id for s in cited]
+        # As said ("台南"), cited; as named here ("the farm" of "on a farm"), labelled generated.
+        verbatim = all(name in s.words for s in cited) if cited else name in entry.text
         parts.append(
             Phrase(
-                generated=False,
+                generated=not verbatim,
                 text=name,
+                local=None if verbatim else name,
                 message_ids=ids,
                 memory_ids=[] if ids else family or ([entry.memory_id] if entry.memory_id else []),
             )
