@@ -328,19 +328,19 @@ class VectorIndex:
         elder_role: bool = False,
     ) -> list[VectorHit]:
         """The `k` nearest memories of this one elder, private ones included: the caller
-        drops what its reader may not see (memory.search does, in SQL)."""
+        drops what its reader may not see (memory.search does, in SQL).
+
+        `happened`, `speakers` and `elder_role` are read from the nearest `k * NARROW_FETCH`
+        without a filter: Chroma's filtered search walks every vector that passes (over
+        200 ms at 100,000), while a wider plain search costs a few. Exact up to that many
+        memories; beyond, what is far from the question is left to the lexical side."""
         collection = self.collection(elder_id)
+        narrowing = happened is not None or bool(speakers) or elder_role
         result = self._call(
             collection.query,
             query_embeddings=[list(vector)],
-            n_results=k,
-            where=where_for(
-                kinds=kinds,
-                said=said,
-                happened=happened,
-                speakers=speakers,
-                elder_role=elder_role,
-            ),
+            n_results=k * NARROW_FETCH if narrowing else k,
+            where=where_for(kinds=kinds, said=said),
             include=["distances", "metadatas"],
         )
         hits: list[VectorHit] = []
@@ -349,8 +349,33 @@ class VectorIndex:
         ):
             if meta.get("elder_id") != elder_id:  # belt and braces: never another elder's
                 continue
+            if narrowing and not _narrowed(meta, happened, speakers, elder_role):
+                continue
             hits.append(VectorHit(memory_id=int(memory_id), similarity=1.0 - float(distance)))
-        return hits
+        return hits[:k]
+
+
+NARROW_FETCH = 10
+
+
+def _narrowed(
+    meta: dict,
+    happened: TimeRange | None,
+    speakers: Sequence[str] | None,
+    elder_role: bool,
+) -> bool:
+    if happened is not None and not any(
+        isinstance(meta.get(field), int)
+        and (happened.start is None or meta[field] >= _epoch(happened.start))
+        and (happened.end is None or meta[field] < _epoch(happened.end))
+        for field in ("said_at", "event_time")
+    ):
+        return False
+    if speakers or elder_role:
+        return (bool(speakers) and meta.get("speaker") in speakers) or (
+            elder_role and meta.get("role") == "elder"
+        )
+    return True
 
 
 def validate_location(location: str) -> str:
