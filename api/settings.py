@@ -60,6 +60,23 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
+    llm_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long to wait for the language-model server's answer (a server on a "
+        "small CPU may need longer).",
+    )
+    llm_json_schema: bool = Field(
+        default=True,
+        description="Send the fact schema with JSON mode (llama.cpp's servers hold the answer to "
+        "it); turn off for a server that refuses the field.",
+    )
+    log_format: Literal["auto", "rich", "plain", "json"] = Field(
+        default="auto",
+        description="Log lines: 'rich' (for a terminal), 'plain' (one line per event), 'json' "
+        "(one JSON object per line); 'auto' is rich on a terminal, plain elsewhere.",
+    )
     default_timezone: str = "Asia/Taipei"
     public_url: str | None = Field(
         default=None, description="The address people use to reach this server, for links."
@@ -132,6 +149,8 @@ class Settings(BaseSettings):
             base_url=self.llm_base_url,
             model=self.llm_model,
             api_key=self.llm_api_key,
+            timeout_seconds=self.llm_timeout_seconds,
+            json_schema=self.llm_json_schema,
         )
 
     @cached_property

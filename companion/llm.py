@@ -23,6 +23,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from companion.metrics import MODEL_WAIT_SECONDS
 from companion.model_files import BUNDLED, ensure_model_file
 from memory.errors import LLMUnavailable
 
@@ -55,6 +56,7 @@ class ChatFirstLock:
 
     @contextmanager
     def hold(self, *, chat: bool) -> Iterator[None]:
+        asked = time.perf_counter()
         with self._free:
             self._chats_waiting += chat
             try:
@@ -63,6 +65,9 @@ class ChatFirstLock:
             finally:
                 self._chats_waiting -= chat
             self._busy = True
+        MODEL_WAIT_SECONDS.labels(work="chat" if chat else "background").observe(
+            time.perf_counter() - asked
+        )
         try:
             yield
         finally:
@@ -216,13 +221,7 @@ def bundled_model_path(name: str, data_dir: Path, *, show_progress: bool = False
 
 
 def _openai_compatible():  # type: ignore[no-untyped-def]
-    from langchain_openai import ChatOpenAI
-
-    class OpenAICompatibleChat(ChatOpenAI):
-        """A server speaking OpenAI's chat API; JSON answers in JSON mode."""
-
-        supports_json_schema: ClassVar[bool] = False
-        is_available: ClassVar[bool] = True
+    from companion.llm_server import OpenAICompatibleChat  # langchain-openai only when used
 
     return OpenAICompatibleChat
 
@@ -236,6 +235,8 @@ class ModelChoice:
     base_url: str | None = None
     model: str | None = None
     api_key: str | None = None
+    timeout_seconds: float = 60.0
+    json_schema: bool = True
 
 
 def _no_model(choice: ModelChoice) -> BaseChatModel:
@@ -248,12 +249,13 @@ def _server(choice: ModelChoice) -> BaseChatModel:
             "ZHIAN_LLM=openai needs ZHIAN_LLM_BASE_URL, e.g. http://localhost:11434/v1 for Ollama."
         )
     return _openai_compatible()(
+        supports_json_schema=choice.json_schema,
         base_url=choice.base_url,
         model=choice.model or "default",
         api_key=choice.api_key or "not-needed",  # type: ignore[arg-type]
         temperature=0.3,
         max_completion_tokens=200,
-        timeout=60,
+        timeout=choice.timeout_seconds,
         max_retries=1,
     )
 
@@ -280,10 +282,12 @@ def make_chat_model(
     base_url: str | None = None,
     model: str | None = None,
     api_key: str | None = None,
+    timeout_seconds: float = 60.0,
+    json_schema: bool = True,
 ) -> BaseChatModel:
     """`embedded` (default) or `small`: a bundled model in this process; `openai`, or any
     provider once a base URL is set: an OpenAI-compatible server; `none`: no model."""
-    choice = ModelChoice(provider, data_dir, base_url, model, api_key)
+    choice = ModelChoice(provider, data_dir, base_url, model, api_key, timeout_seconds, json_schema)
     if base_url and provider != "none":
         provider = "openai"
     if provider not in PROVIDERS:
