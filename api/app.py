@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from langchain_core.language_models import BaseChatModel
 
 from api.errors import BodySizeLimit, register_error_handlers
+from api.metrics import CountResponses
 from api.request_id import RequestId, tag_log_records
 from api.routers import (
     accounts,
@@ -28,6 +29,7 @@ from api.routers import (
     imports,
     memories,
     messages,
+    metrics,
     records,
     reminders,
     story,
@@ -38,6 +40,7 @@ from api.security import FailedAuthLimit, FailedAuthThrottle, SecurityHeaders, r
 from api.settings import Settings
 from companion.chat import Companion
 from companion.llm import LlamaCppChat
+from companion.metrics import backlog_registry
 from companion.scheduler import Scheduler
 from companion.signals import refine_pending
 from memory import chatmodel
@@ -155,6 +158,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     )
     app.state.companion.alert_by_email = settings.smtp is not None
     app.state.indexer = None
+    app.state.metrics_registry = backlog_registry(app.state.engine)
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(
@@ -165,11 +169,13 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         ),
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(CountResponses)
     app.add_middleware(RequestId)  # outermost: every answer, 413s and 429s too, carries its id
     tag_log_records()
     redact_tokens_in()
     for module in (
         health,
+        metrics,
         elders,
         accounts,
         grants,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import sys
 from datetime import timedelta
@@ -14,9 +13,9 @@ import click
 import sqlalchemy as sa
 from pydantic import ValidationError
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
 
+from api.logs import setup_logging
 from api.settings import Settings
 from memory import access, db, store
 from memory.errors import InvalidInput, NotFound, ZhianError
@@ -26,15 +25,11 @@ err = Console(stderr=True)
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
-        force=True,
-    )
-    # Alembic narrates every connection it inspects; zhian says what matters itself.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        log_format = Settings().log_format
+    except ValidationError:  # said in plain words when the command reads its settings
+        log_format = "auto"
+    setup_logging(log_format, verbose=verbose)
 
 
 def _can_write(folder: Path) -> bool:
@@ -521,22 +516,39 @@ def _progress_steps(progress):  # type: ignore[no-untyped-def]
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(file: Path) -> None:
-    """Back up the database to FILE (a .tar.gz), safe while the service runs. The vector
-    index is rebuilt from it on restore."""
+    """Back up the database to FILE (a .tar.gz), safe while the service runs, with the
+    vectors of a Chroma server's index (restore embeds the rest again)."""
     from rich.progress import Progress
 
     from memory.backup import create_backup
 
-    engine = _engine(Settings())
+    settings = Settings()
+    engine = _engine(settings)
+    # A Chroma server serves many clients; the embedded index belongs to the running server's
+    # process, and a second one opening it could disturb it: restore embeds those again.
+    index = None if settings.vector_index == "embedded" else _index_for(settings)
     try:
         with Progress(console=err, transient=True) as progress:
-            manifest = create_backup(engine, file, progress=_progress_steps(progress))
+            manifest = create_backup(engine, file, index=index, progress=_progress_steps(progress))
     except sa.exc.OperationalError as exc:
         _fail(f"The database cannot be reached: {exc.orig}")
     rows = manifest.counts
+    carried = (manifest.vectors or {}).get("count", 0)
     click.echo(
         f"Backup written to {file}: {rows.get('elders', 0)} elders, {rows.get('messages', 0)} "
-        f"messages, {rows.get('memories', 0)} memories (schema {manifest.schema_revision})."
+        f"messages, {rows.get('memories', 0)} memories, {carried} of their vectors (schema "
+        f"{manifest.schema_revision})."
+    )
+
+
+def _index_for(settings: Settings):  # type: ignore[no-untyped-def]
+    from memory.embed import make_embedder
+    from memory.index import VectorIndex, validate_location
+
+    return VectorIndex(
+        validate_location(settings.vector_index),
+        make_embedder(settings.embedder, settings.embedder_model),
+        data_dir=settings.data_dir,
     )
 
 
@@ -546,60 +558,37 @@ def backup(file: Path) -> None:
     "--no-index", is_flag=True, help="Leave the vector index for 'zhian serve' to rebuild."
 )
 def restore(file: Path, no_index: bool) -> None:
-    """Restore a backup FILE into an empty data directory (ZHIAN_DATA_DIR), then rebuild the
-    vector index. A directory that holds anything is refused."""
+    """Restore a backup FILE into an empty data directory (ZHIAN_DATA_DIR), then fill the
+    vector index (the vectors in the backup written back, the rest embedded). A directory
+    that holds anything is refused."""
     from rich.progress import Progress
 
     from memory.backup import restore_backup
+    from memory.index import IndexUnavailable
 
     settings = Settings()
-    with Progress(console=err, transient=True) as progress:
-        manifest = restore_backup(
-            file,
-            data_dir=settings.data_dir,
-            database_url=settings.resolved_database_url,
-            progress=_progress_steps(progress),
-        )
+    # Without --no-index: on a Chroma server the vectors are written over by memory id, so a
+    # server the original service still uses is not emptied first.
+    index = None if no_index else _index_for(settings)
+    try:
+        with Progress(console=err, transient=True) as progress:
+            manifest = restore_backup(
+                file,
+                data_dir=settings.data_dir,
+                database_url=settings.resolved_database_url,
+                index=index,
+                progress=_progress_steps(progress),
+            )
+    except IndexUnavailable as exc:
+        _fail(f"{exc}. The database is restored: run 'zhian reindex' when the index is back.")
     click.echo(
         f"Restored the backup of {manifest.created_at} (zhian {manifest.zhian_version}, schema "
         f"{manifest.schema_revision}) into {settings.data_dir.resolve()}."
     )
-    if no_index:
+    if index is None:
         click.echo("The vector index fills itself when 'zhian serve' starts.")
-        return
-    _rebuild_index(settings)
-
-
-def _rebuild_index(settings: Settings) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from memory.embed import make_embedder
-    from memory.index import IndexUnavailable, VectorIndex, validate_location
-    from memory.indexer import drain, mark_all_pending, pending_count
-
-    engine = db.make_engine(settings.resolved_database_url)
-    index = VectorIndex(
-        validate_location(settings.vector_index),
-        make_embedder(settings.embedder, settings.embedder_model),
-        data_dir=settings.data_dir,
-    )
-    try:
-        # No clear first: a Chroma server may hold the original service's vectors, which
-        # these upserts (by memory id) overwrite; a new embedded index is empty anyway.
-        mark_all_pending(engine)
-        total = pending_count(engine)
-        columns = (
-            *Progress.get_default_columns()[:1],
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=err) as progress:
-            task = progress.add_task("Rebuilding the memory index", total=total)
-            done = drain(engine, index, on_progress=lambda n: progress.advance(task, n))
-    except IndexUnavailable as exc:
-        _fail(f"{exc}. The database is restored: run 'zhian reindex' when the index is back.")
-    click.echo(f"Done: {done} memories indexed in {index.collection_name}.")
+    else:
+        click.echo(f"Done: the memories are indexed in {index.collection_name}.")
 
 
 @main.group(name="db")

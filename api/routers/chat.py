@@ -22,6 +22,7 @@ from api.schemas import (
     UsedMemory,
 )
 from companion.chat import Companion, Reply, Turn
+from companion.metrics import observe_turn
 from companion.style import StyleGuard
 from memory.access import ElderScope, resolve_scope
 from memory.errors import Forbidden, InvalidInput, LLMUnavailable, TooLarge
@@ -64,6 +65,14 @@ def _start(companion: Companion, turn: Turn) -> tuple[StyleGuard, Iterator[str],
     sentences = companion.sentences(turn, guard)
     first = next(sentences, None)
     return guard, sentences, [] if first is None else [first]
+
+
+def _keep_reply(
+    companion: Companion, scope: ElderScope, turn: Turn, said: list[str], guard: StyleGuard
+) -> Reply:
+    reply = companion.store_reply(scope, turn, said, guard)
+    observe_turn(turn.timings)
+    return reply
 
 
 def _public(turn: Turn, reply: Reply) -> ChatReply:
@@ -114,7 +123,7 @@ def chat(
     guard, sentences, said = _start(companion, turn)
     if not body.stream:
         said.extend(sentences)
-        return _public(turn, companion.store_reply(scope, turn, said, guard))
+        return _public(turn, _keep_reply(companion, scope, turn, said, guard))
 
     def events() -> Iterator[str]:
         for sentence in said:
@@ -125,7 +134,7 @@ def chat(
                 yield _sse("delta", {"text": sentence})
         except LLMUnavailable as exc:  # the model stopped half way: keep what was said
             yield _sse("error", {"error": exc.code, "message": exc.message})
-        reply = companion.store_reply(scope, turn, said, guard)
+        reply = _keep_reply(companion, scope, turn, said, guard)
         yield _sse("done", _public(turn, reply).model_dump(mode="json"))
 
     return StreamingResponse(events(), media_type="text/event-stream")
@@ -192,7 +201,7 @@ def chat_completions(
 
     if not body.stream:
         said.extend(sentences)
-        reply = companion.store_reply(scope, turn, said, guard)
+        reply = _keep_reply(companion, scope, turn, said, guard)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -224,7 +233,7 @@ def chat_completions(
             yield _completion_chunk(
                 completion_id, created, {"content": separator + exc.message}, None
             )
-        companion.store_reply(scope, turn, said, guard)
+        _keep_reply(companion, scope, turn, said, guard)
         yield _completion_chunk(completion_id, created, {}, "stop")
         yield "data: [DONE]\n\n"
 
