@@ -619,6 +619,17 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
         for key, place in cast.places.items():
             if _mentioned(key, folded):
                 place.message_ids.add(message_id)
+    named = {_fold(p.relation or "") for p in cast.people.values() if p.named}
+    for key in [  # "外孫女" beside "外孫女豆豆": the same person
+        k for k, p in cast.people.items() if not p.named and _fold(p.relation or "") in named
+    ]:
+        unnamed = cast.people.pop(key)
+        person = next(
+            p
+            for p in cast.people.values()
+            if p.named and _fold(p.relation or "") == _fold(unnamed.relation or "")
+        )
+        person.message_ids |= unnamed.message_ids
     for key in [k for k in cast.people if k in cast.places]:  # a name read both ways: a place
         del cast.people[key]
     for key in [  # "志明考" beside "志明": a name read with the verb after it

@@ -281,6 +281,7 @@ _DETAILS: dict[str, dict[int, tuple[str, str]]] = {
         2020: ("smartphones, video calls, masks", "智慧型手機、視訊通話、口罩"),
     },
 }
+_REGION_EN = {"taiwan": "Taiwan", "china": "China", "west": "the West"}
 _AGE_WORDS = (
     (13, "a child of about {a}", "約{a}歲的孩子"),
     (20, "a teenager of about {a}", "約{a}歲的少年"),
@@ -403,7 +404,7 @@ def look_words(
     else:
         who_en, who_zh = next((en, zh) for limit, en, zh in _AGE_WORDS if age < limit)
         who_en, who_zh = who_en.format(a=age), who_zh.format(a=age)
-    en = f"{who_en}, {dress_en}, typical of {region if region != 'west' else 'the West'} in the {decade}s"
+    en = f"{who_en}, {dress_en}, typical of {_REGION_EN[region]} in the {decade}s"
     zh = f"{who_zh}，{dress_zh}，{decade}年代{ {'taiwan': '台灣', 'china': '中國', 'west': '西方'}[region] }的典型打扮"
     return en, (en if language == "en" else local(zh, language))
 
