@@ -3,7 +3,9 @@
 A backup is one tar.gz: `manifest.json` (format, zhian's version, when, the schema revision,
 rows per table, each file's sha256) and the database: a copy made with SQLite's online backup
 API (consistent while the service writes), or a `pg_dump` of PostgreSQL. The vector index is
-derived from the database, so it is not in the archive: restore rebuilds it.
+derived from the database: its vectors travel beside it when the index can be read
+(`vectors.npz`, by memory id), so that restore writes them back instead of embedding every
+memory again; whatever they do not cover is embedded on restore.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -22,17 +25,24 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from memory import db
 from memory.errors import Conflict, InvalidInput, ZhianError
-from memory.models import utcnow
+from memory.index import IndexUnavailable, VectorIndex
+from memory.indexer import drain, mark_all_pending, pending_count
+from memory.models import Memory, utcnow
+
+log = logging.getLogger(__name__)
 
 FORMAT = "zhian.backup/1"
 MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database/zhian.db"
 POSTGRES_MEMBER = "database/zhian.pgdump"
+VECTORS_MEMBER = "index/vectors.npz"
+_VECTOR_BATCH = 256
 _PAGES_PER_STEP = 256
 _CHUNK = 1024 * 1024
 
@@ -55,7 +65,9 @@ class Manifest:
     database: str  # sqlite, postgresql
     counts: dict[str, int]
     files: dict[str, str]  # member name: sha256
-    vector_index: str = "rebuilt from the database on restore"
+    # The embedder's collection prefix the carried vectors came from, and how many; none:
+    # the index is rebuilt from the database on restore.
+    vectors: dict | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, ensure_ascii=False, indent=2).encode()
@@ -100,8 +112,15 @@ def _revision(engine: sa.Engine) -> str:
 # --- backup -------------------------------------------------------------------------------------
 
 
-def create_backup(engine: sa.Engine, target: Path, *, progress: Progress = _quiet) -> Manifest:
-    """Write a backup of the database behind `engine` to `target` (a new file)."""
+def create_backup(
+    engine: sa.Engine,
+    target: Path,
+    *,
+    index: VectorIndex | None = None,
+    progress: Progress = _quiet,
+) -> Manifest:
+    """Write a backup of the database behind `engine` to `target` (a new file), with the
+    vectors of `index` when it can be read."""
     target = Path(target)
     if target.exists():
         raise Conflict(f"{target} already exists: give a new file name, or move the old one away.")
@@ -115,16 +134,25 @@ def create_backup(engine: sa.Engine, target: Path, *, progress: Progress = _quie
             snapshot = db.make_engine(f"sqlite:///{dump}")
             try:
                 revision, counts = _revision(snapshot), _table_counts(snapshot)
+                indexed = _indexed_texts(snapshot)
             finally:
                 snapshot.dispose()
             database = "sqlite"
         elif engine.dialect.name == "postgresql":
             member, dump = POSTGRES_MEMBER, folder / "zhian.pgdump"
             revision = _revision(engine)
+            indexed = _indexed_texts(engine)  # read before the dump: see _carry_vectors
             _pg_dump(engine, dump, progress)
             counts, database = _table_counts(engine), "postgresql"
         else:
             raise InvalidInput(f"Backups of a {engine.dialect.name} database are not supported.")
+        members = {member: dump}
+        vectors = None
+        if index is not None:
+            carried = _carry_vectors(engine, index, indexed, folder / "vectors.npz", progress)
+            if carried:
+                members[VECTORS_MEMBER] = folder / "vectors.npz"
+                vectors = {"collection": index.collection_name, "count": carried}
         manifest = Manifest(
             format=FORMAT,
             zhian_version=_version(),
@@ -132,12 +160,83 @@ def create_backup(engine: sa.Engine, target: Path, *, progress: Progress = _quie
             schema_revision=revision,
             database=database,
             counts=counts,
-            files={member: _sha256(dump)},
+            files={name: _sha256(path) for name, path in members.items()},
+            vectors=vectors,
         )
         partial = folder / "backup.tar.gz"
-        _write_archive(partial, manifest, {member: dump}, progress)
+        _write_archive(partial, manifest, members, progress)
         os.replace(partial, target)
     return manifest
+
+
+def _indexed_texts(engine: sa.Engine) -> dict[int, tuple[str, str]]:
+    """Memories the snapshot says are in the index: id to (elder, text)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(Memory.id, Memory.elder_id, Memory.text).where(  # type: ignore[call-overload]
+                Memory.index_pending == sa.false()
+            )
+        )
+        return {memory_id: (elder_id, text) for memory_id, elder_id, text in rows}
+
+
+def _carry_vectors(
+    engine: sa.Engine,
+    index: VectorIndex,
+    indexed: dict[int, tuple[str, str]],
+    path: Path,
+    progress: Progress,
+) -> int:
+    """Write the vectors of the memories in the snapshot to `path`; how many.
+
+    The index is read after the snapshot, so a memory changed in between may have a vector of
+    its new words: its words are read again from the live database, and a memory whose words
+    differ from the snapshot's is left out (embedded again on restore). A memory that was
+    pending in the snapshot is not carried at all."""
+    by_elder: dict[str, list[int]] = {}
+    for memory_id, (elder_id, _) in indexed.items():
+        by_elder.setdefault(elder_id, []).append(memory_id)
+    ids: list[int] = []
+    vectors: list = []
+    done = 0
+    try:
+        for elder_id, memory_ids in by_elder.items():
+            collection = index.collection(elder_id)
+            for start in range(0, len(memory_ids), _VECTOR_BATCH):
+                batch = memory_ids[start : start + _VECTOR_BATCH]
+                got = collection.get(ids=[str(i) for i in batch], include=["embeddings"])
+                ids += [int(i) for i in got["ids"]]
+                vectors += list(got["embeddings"])
+                done += len(batch)
+                progress("Copying the memory index", done, len(indexed))
+    except (IndexUnavailable, Exception) as exc:  # noqa: BLE001 - the backup stands without
+        log.warning("The memory index could not be read (%s): restore will rebuild it.", exc)
+        return 0
+    unchanged = _unchanged_since(engine, indexed, ids)
+    keep = [position for position, memory_id in enumerate(ids) if memory_id in unchanged]
+    if not keep:
+        return 0
+    np.savez(
+        path,
+        ids=np.array([ids[p] for p in keep], dtype=np.int64),
+        vectors=np.array([vectors[p] for p in keep], dtype=np.float32),
+    )
+    return len(keep)
+
+
+def _unchanged_since(
+    engine: sa.Engine, indexed: dict[int, tuple[str, str]], ids: list[int]
+) -> set[int]:
+    live: dict[int, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            live.update(
+                conn.execute(
+                    sa.select(Memory.id, Memory.text).where(Memory.id.in_(batch))  # type: ignore[call-overload,union-attr]
+                ).all()
+            )
+    return {i for i in ids if live.get(i, indexed[i][1]) == indexed[i][1]}
 
 
 def _sqlite_path(engine: sa.Engine) -> Path:
@@ -299,11 +398,13 @@ def restore_backup(
     *,
     data_dir: Path,
     database_url: str,
+    index: VectorIndex | None = None,
     progress: Progress = _quiet,
 ) -> Manifest:
     """Restore a backup into an empty data directory (and, for PostgreSQL, an empty database),
-    then bring its schema up to this version. The vector index is left for the caller to
-    rebuild (`memory.indexer`)."""
+    bring its schema up to this version, and fill `index`: the carried vectors written back,
+    the rest embedded. Without `index`, every memory is left pending for the background
+    indexer."""
     archive_path = Path(archive_path)
     manifest = read_manifest(archive_path)
     check_revision(manifest)
@@ -324,9 +425,60 @@ def restore_backup(
             else:
                 _restore_postgres(engine, extracted[POSTGRES_MEMBER], progress)
             db.upgrade(engine)
+            mark_all_pending(engine)
+            if index is not None:
+                vectors = extracted.get(VECTORS_MEMBER)
+                if vectors is not None and (manifest.vectors or {}).get("collection") == (
+                    index.collection_name
+                ):
+                    _write_back_vectors(engine, index, vectors, progress)
+                total = pending_count(engine)
+                drain(
+                    engine,
+                    index,
+                    on_progress=_counting("Indexing the other memories", total, progress),
+                )
         finally:
             engine.dispose()
     return manifest
+
+
+def _counting(step: str, total: int, progress: Progress) -> Callable[[int], None]:
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(step, done, total)
+
+    return advance
+
+
+def _write_back_vectors(
+    engine: sa.Engine, index: VectorIndex, path: Path, progress: Progress
+) -> None:
+    """Upsert the carried vectors of memories the restored database holds, and take them out
+    of the outbox; the index's metadata is made from the rows, as the indexer makes it."""
+    from sqlmodel import Session, select
+
+    carried = np.load(path)
+    ids, vectors = carried["ids"], carried["vectors"]
+    position = {int(memory_id): p for p, memory_id in enumerate(ids)}
+    done = 0
+    for start in range(0, len(ids), _VECTOR_BATCH):
+        batch = [int(i) for i in ids[start : start + _VECTOR_BATCH]]
+        with Session(engine) as session:
+            memories = list(session.exec(select(Memory).where(Memory.id.in_(batch))))  # type: ignore[union-attr]
+        if memories:
+            index.upsert(memories, [vectors[position[m.id]].tolist() for m in memories])  # type: ignore[index]
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.update(Memory)
+                    .where(Memory.id.in_([m.id for m in memories]))  # type: ignore[union-attr]
+                    .values(index_pending=False)
+                )
+        done += len(batch)
+        progress("Writing the memory index back", done, len(ids))
 
 
 def _extract(

@@ -23,7 +23,7 @@ from memory.backup import FORMAT, create_backup, read_manifest, restore_backup
 from memory.embed import make_embedder
 from memory.errors import Conflict, InvalidInput
 from memory.index import VectorIndex
-from memory.indexer import drain, mark_all_pending
+from memory.indexer import drain
 from memory.models import (
     ConcernFlag,
     DaySummary,
@@ -144,12 +144,32 @@ def answers(engine: sa.Engine, index: VectorIndex, elder_id: str) -> list[list[t
         ]
 
 
-def _index(engine: sa.Engine, request: pytest.FixtureRequest, data_dir: Path) -> VectorIndex:
+class CountingEmbedder:
+    """The real embedder, counting the memories it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = make_embedder("e5-small")
+        self.documents = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.documents += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+
+def _index(
+    engine: sa.Engine,
+    request: pytest.FixtureRequest,
+    data_dir: Path,
+    collection: str | None = None,
+) -> VectorIndex:
     return VectorIndex(
         index_location(engine, request),
-        make_embedder("e5-small"),
+        CountingEmbedder(),  # type: ignore[arg-type]
         data_dir=data_dir,
-        collection=f"test-{uuid.uuid4().hex[:12]}",
+        collection=collection or f"test-{uuid.uuid4().hex[:12]}",
     )
 
 
@@ -180,20 +200,33 @@ def test_a_restored_service_equals_the_original(engine, world, tmp_path, request
 
     archive = tmp_path / "zhian-backup.tar.gz"
     steps: list[str] = []
-    manifest = create_backup(engine, archive, progress=lambda step, done, total: steps.append(step))
-    assert manifest.format == FORMAT and steps
+    manifest = create_backup(
+        engine,
+        archive,
+        index=original_index,
+        progress=lambda step, done, total: steps.append(step),
+    )
+    assert manifest.format == FORMAT and "Copying the memory index" in steps
     assert manifest.schema_revision == db.known_revisions()[0]
     assert manifest.counts["messages"] == 10 and manifest.counts["reminder_occurrences"] == 4
+    memories = manifest.counts["memories"]
+    assert manifest.vectors == {"collection": original_index.collection_name, "count": memories}
     assert read_manifest(archive) == manifest
 
     data_dir, url = restore_target
-    restore_backup(archive, data_dir=data_dir, database_url=url)
+    restored_index = _index(engine, request, data_dir, original_index.collection_name)
+    restore_backup(archive, data_dir=data_dir, database_url=url, index=restored_index)
     restored = db.make_engine(url)
     try:
         assert all_rows(restored) == before_rows
-        restored_index = _index(engine, request, data_dir)
-        mark_all_pending(restored)
-        drain(restored, restored_index)
+        # The vectors came back from the archive: not one memory was embedded again.
+        assert restored_index.embedder.documents == 0
+        assert restored_index.count(world.a.elder_id) == original_index.count(world.a.elder_id)
+        with restored.connect() as conn:
+            waiting = conn.execute(
+                sa.text("SELECT count(*) FROM memories WHERE index_pending")
+            ).scalar_one()
+        assert waiting == 0
         assert answers(restored, restored_index, world.a.elder_id) == before_answers
         assert any(before_answers), "the questions found nothing: the comparison shows nothing"
         with db.session_scope(restored) as session:
@@ -201,6 +234,24 @@ def test_a_restored_service_equals_the_original(engine, world, tmp_path, request
             assert caller.is_guardian and caller.elder_id == world.a.elder_id
     finally:
         restored.dispose()
+
+
+def test_without_the_carried_vectors_restore_embeds_every_memory_again(
+    engine, world, tmp_path, request
+):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the same code on PostgreSQL; the round trip above runs there")
+    fill_record(engine, world.a)
+    archive = tmp_path / "no-index.tar.gz"
+    manifest = create_backup(engine, archive)  # no index given: nothing carried
+    assert manifest.vectors is None
+    data_dir = tmp_path / "restored"
+    index = _index(engine, request, data_dir)
+    restore_backup(
+        archive, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'zhian.db'}", index=index
+    )
+    assert index.embedder.documents == manifest.counts["memories"] > 0
+    assert index.count(world.a.elder_id) == manifest.counts["memories"]
 
 
 def test_a_backup_taken_while_the_service_writes_is_consistent(engine, world, tmp_path):
@@ -312,7 +363,7 @@ def test_the_commands_back_up_and_restore_with_a_clear_refusal(
     monkeypatch.setenv("ZHIAN_DATA_DIR", str(target))
     done = runner.invoke(main, ["restore", str(archive)])
     assert done.exit_code == 0, done.output
-    assert "Restored the backup" in done.output and "memories indexed" in done.output
+    assert "Restored the backup" in done.output and "memories are indexed" in done.output
     restored = db.make_engine(f"sqlite:///{target / 'zhian.db'}")
     try:
         assert all_rows(restored)["messages"] == all_rows(engine)["messages"]
