@@ -172,6 +172,9 @@ _CUES: dict[str, tuple[str, str]] = {
             r"\bend it\b(?! (with|for|there))",
             r"\b(sav(e|ed|ing)|hoard\w*|stockpil\w*|stash\w*|putting aside|holding back|kept back)\b"
             r"[\w\s']{0,30}\b(pills|tablets|medicine)\b",
+            # Means counted out and "enough": "counting my sleeping tablets, there's enough now".
+            r"\b(count\w*|collect\w*|gather\w*|add\w* up)\b[\w\s']{0,30}\b(pills|tablets)\b"
+            r".{0,30}\b(enough|plenty)\b(?! (for|to last|till|until|of them for))",
             r"\btake (them all|all of them|the lot|all my (pills|tablets))\b",
             r"\b(pills|tablets) (all )?at once\b",
             r"\boverdose\b",
@@ -436,6 +439,8 @@ _THINGS_ZH = re.compile(
     r"(手机|眼镜|碗|杯|盘|花瓶|花盆|果子|苹果|叶子|东西|手表|遥控器|价|股|票|市|指数|汇率|利率|"
     r"金|油|基金|行情|分数|信用分|积分|成绩|名次|排名|业绩|人气|温|血糖|血压|体重|美元|美金|台币|人民币|币)"
 )
+# Where something happened, which may hold a "thing" word: 在菜市场, 去超市, 到夜市.
+_PLACE_ZH = re.compile(r"(在|去|到|从|逛)[^，。,]{0,6}(菜市场|市场|超市|夜市|市区|市中心|菜市)")
 # Earlier thoughts of dying, told as over: "以前很想死，现在不会了".
 _RECOVERED_ZH = re.compile(
     r"(以前|年轻|那时候|那年|过去|当年|有一段时间|有段时间).*(现在|后来).{0,8}"
@@ -604,7 +609,11 @@ def _taken_back(kind: str, text: str, match: re.Match, chinese: bool) -> bool:
         if kind in _EVENTS and (others or fear or _JOKE_ZH.search(text)):
             return True
         after = text[match.end() :]
-        if kind == "fall" and (_THINGS_ZH.search(said_before) or re.match("[坏破碎烂]", after)):
+        # A thing or a price "跌", not a person; a place named on the way (在菜市场) is no
+        # thing, and only people faint (晕倒).
+        thing_before = _THINGS_ZH.search(_PLACE_ZH.sub("", said_before))
+        fainted = re.match("[昏晕]", match.group(0))
+        if kind == "fall" and not fainted and (thing_before or re.match("[坏破碎烂]", after)):
             return True
         if kind == "fall" and re.match("(了)?过", after):  # 摔过, 跌倒过: it has happened, once
             return True

@@ -254,3 +254,29 @@ def test_a_request_for_a_medicine_reminder_is_not_talk_of_ending_it():
     assert hear("Remind me to take my pills at nine tonight").concerns == []
     # A request beside words of ending it is still heard.
     assert "self_harm" in hear("我把安眠藥都存起來了，提醒我哪天一次吃掉").concerns
+
+
+@pytest.mark.parametrize(
+    ("words", "kind"),
+    [
+        # A place holding a "thing" word (菜市场: 市) does not make a faint a price's fall.
+        ("刚才在菜市场突然晕倒了，膝盖都磕破了。", "fall"),
+        ("我在超市门口摔了一跤，起不来", "fall"),
+        # Means counted out, "enough".
+        ("I've been counting my sleeping tablets, there's enough now.", "self_harm"),
+    ],
+)
+def test_a_faint_at_the_market_and_pills_counted_out_are_urgent(words, kind):
+    assert kind in hear(words).urgent
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "菜市场的菜价又跌了",
+        "I counted my tablets, there are enough for the trip.",
+        "I counted my pills and I have enough for the week.",
+    ],
+)
+def test_market_prices_and_pills_counted_for_a_trip_are_not_urgent(words):
+    assert not hear(words).urgent
