@@ -255,11 +255,14 @@ def extract_rules(
         if chinese:
             folded = _fold(sentence)
             found += [
-                _written(f, language, _original(sentence, folded))
+                _written(f, language, _original(sentence, folded), by_family=by_family)
                 for f in _read_zh(folded, people, by_family)
             ]
         else:
-            found += [_written(f, language, None) for f in _read_en(sentence, people, by_family)]
+            found += [
+                _written(f, language, None, by_family=by_family)
+                for f in _read_en(sentence, people, by_family)
+            ]
     unique: dict[tuple[str, str, str], FoundFact] = {}
     for fact in found:
         unique.setdefault((fact.subject, fact.attribute, fact.value.lower()), fact)
@@ -747,13 +750,43 @@ def _original(sentence: str, folded: str):  # type: ignore[no-untyped-def]
     return words
 
 
-def _written(fact: FoundFact, language: str, original) -> FoundFact:  # type: ignore[no-untyped-def]
-    """The fact with its words as the message wrote them and its sentence written."""
+_EN_FIRST_TO_SECOND = (
+    (re.compile(r"\bI'm\b"), "you're"),
+    (re.compile(r"\bI've\b"), "you've"),
+    (re.compile(r"\bI'll\b"), "you'll"),
+    (re.compile(r"\bI'd\b"), "you'd"),
+    (re.compile(r"\bI\b"), "you"),
+    (re.compile(r"\bmyself\b", re.I), "yourself"),
+    (re.compile(r"\bmine\b", re.I), "yours"),
+    (re.compile(r"\bmy\b", re.I), "your"),
+    (re.compile(r"\bme\b", re.I), "you"),
+)
+
+
+def _to_the_elder(value: str, language: str) -> str:
+    """The elder's own first person, as the fact speaks to them: "Susan calls me" is kept
+    as "Susan calls you", "美玲打電話給我" as "美玲打電話給您"."""
+    if language.startswith("zh"):
+        plural = "你們" if language == "zh-Hant" else "你们"
+        return re.sub("我(们|們)", plural, value).replace("我", "您")
+    for pattern, second in _EN_FIRST_TO_SECOND:
+        value = pattern.sub(second, value)
+    return value
+
+
+def _written(  # type: ignore[no-untyped-def]
+    fact: FoundFact, language: str, original, *, by_family: bool = False
+) -> FoundFact:
+    """The fact with its words as the message wrote them and its sentence written; the
+    elder's "me" and "my" become "you" and "your", as facts speak to the elder (a family
+    member's "me" is theirs, and stays)."""
     value, relation, subject = fact.value, fact.relation, fact.subject
     if original is not None:
         value = original(value) or in_script(value, language)
         relation = (original(relation) or in_script(relation, language)) if relation else None
         subject = original(subject) or in_script(subject, language)
+    if not by_family:
+        value = _to_the_elder(value, language)
     placed = FoundFact(
         fact.attribute,
         value,

@@ -199,3 +199,23 @@ def test_what_the_model_adds_beyond_the_rules_is_kept():
         )
         == "kept"
     )
+
+
+@pytest.mark.parametrize(
+    ("words", "language", "expected", "not_in"),
+    [
+        ("My daughter Susan calls me every Sunday night.", "en", "calls you every Sunday", " me "),
+        ("I walk my dog every morning.", "en", "your dog", " my "),
+        ("我女兒美玲每個禮拜天都會打電話給我。", "zh-Hant", "打電話給您", "給我"),
+        ("我每天早上带我的狗去公园。", "zh-Hans", "您的狗", "我的"),
+    ],
+)
+def test_the_elders_me_is_you_in_the_fact_they_read(words, language, expected, not_in):
+    texts = [f.text for f in extract_rules(words, language)]
+    assert any(expected in t for t in texts), texts
+    assert not any(not_in in f" {t} " for t in texts), texts
+
+
+def test_a_family_members_me_stays_theirs():
+    [fact] = [f for f in extract_rules("Mom calls me every Sunday.", "en", by_family=True)]
+    assert "you" not in fact.value.lower().split()
