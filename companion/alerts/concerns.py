@@ -125,7 +125,9 @@ def without_private_words(
 _WORDS = re.compile(r"[:：]\s*[\"“「]")
 
 
-def set_state(session: Session, scope: ElderScope, flag_id: int, state: ConcernState) -> ConcernFlag:
+def set_state(
+    session: Session, scope: ElderScope, flag_id: int, state: ConcernState
+) -> ConcernFlag:
     flag = session.get(ConcernFlag, flag_id)
     if flag is None or flag.elder_id != scope.elder_id:
         raise NotFound(f"No concern {flag_id} for this elder.")
@@ -143,4 +145,5 @@ def set_state(session: Session, scope: ElderScope, flag_id: int, state: ConcernS
         elder_id=scope.elder_id,
         detail={"concern_id": flag_id},
     )
-    return flag
+    [shown] = without_private_words(session, scope, [flag])  # as the caller may read it
+    return shown
