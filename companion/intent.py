@@ -151,7 +151,12 @@ _SLOTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(r"在|到|去|住|\bin\b|\bat\b|\bnear\b|\bfrom\b|\bto\b", re.I),
     ),
     "job": (
-        re.compile(r"工作|职业|做什么工作|干什么的|做什么的|\bjob\b|\bwork|\bprofession", re.I),
+        re.compile(
+            r"工作|职业|做什么工作|干什么的|做什么的|干哪行|哪一行|什么行业|谋生|养家|\bjob\b|\bwork"
+            r"|\bprofession|\bfor a living\b|\boccupation\b|\bcareer\b|\bline of work\b|"
+            r"\bearn(ed)? (my|a) living\b|\bwhat was i\b.{0,20}\bby trade\b",
+            re.I,
+        ),
         re.compile(
             r"工作|当|做|职业|上班|老师|医生|护士|会计|女工|工人|司机|农|店|厂|公司|生意|教书"
             r"|\bwork|\bjob\b|\bas an? |\bI was an? (?:nurse|teacher|doctor|clerk|farmer"

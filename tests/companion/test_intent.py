@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion.intent import asks_about_own_past, asks_how_known
+from companion.intent import asked_slots, asks_about_own_past, asks_how_known
 
 
 @pytest.mark.parametrize(
@@ -170,3 +170,16 @@ def test_details_a_reply_may_only_repeat(sentence, grounds, invented):
     from companion.intent import unsupported_details
 
     assert bool(unsupported_details(sentence, grounds)) is invented
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did I do for a living?",
+        "What was my career?",
+        "What line of work was I in?",
+        "我以前是干哪行的？",
+    ],
+)
+def test_asking_what_one_did_for_a_living_asks_for_the_job(question):
+    assert "job" in asked_slots(question)
