@@ -141,6 +141,7 @@ class Outcome:
     created: int = 0
     merged: int = 0
     retired: int = 0
+    model_missed: str | None = None  # why the model did not read this batch, if it did not
 
 
 _AGE = re.compile(
@@ -280,8 +281,20 @@ def extract_batch(
         if not rules:
             read[position] = []
     # The model is asked before anything is written: a write would hold SQLite's lock for as
-    # long as the model takes, and every elder's next message would wait on it.
-    extraction = _model_answer(model, messages, run) if _model_reads(model) else None
+    # long as the model takes, and every elder's next message would wait on it. When it cannot
+    # answer (a server down, or it gave way to an elder's chat turn) the rules' facts are kept
+    # at once all the same: facts never wait on the model, and a message is read only once
+    # (read again, its facts would count as said twice).
+    extraction = None
+    if _model_reads(model):
+        try:
+            extraction = _model_answer(model, messages, run)
+        except ModelUnreachable as exc:
+            outcome.model_missed = str(exc)
+            run.attempts = 0
+            run.error = f"Read by the rules alone; the language model did not answer ({exc})."[
+                :1000
+            ]
     for position, found_facts in read.items():
         message = messages[position - 1]
         for found in found_facts:
@@ -360,27 +373,29 @@ def extract_pending(
     moment = now or utcnow()
     with session_scope(engine) as session:
         elders = [elder_id] if elder_id else _ready_elders(session, moment, quiet)
+    reader = model
     for owner in elders:
         while True:
-            try:
-                with session_scope(engine) as session:
-                    batch = list(
-                        session.exec(
-                            select(Message)
-                            .where(
-                                Message.elder_id == owner, Message.extraction_pending == sa.true()
-                            )
-                            .order_by(Message.said_at, Message.id)
-                            .limit(BATCH)
-                        )
+            with session_scope(engine) as session:
+                batch = list(
+                    session.exec(
+                        select(Message)
+                        .where(Message.elder_id == owner, Message.extraction_pending == sa.true())
+                        .order_by(Message.said_at, Message.id)
+                        .limit(BATCH)
                     )
-                    if not batch:
-                        break
-                    outcomes.append(extract_batch(session, model, owner, batch, rules=rules))
-            except ModelUnreachable as exc:
-                # Not the answer's fault: the messages stay pending for the next round.
-                log.warning("Facts wait: the language model cannot be reached (%s)", exc)
-                return outcomes
+                )
+                if not batch:
+                    break
+                outcome = extract_batch(session, reader, owner, batch, rules=rules)
+                outcomes.append(outcome)
+            if outcome.model_missed and reader is not None:
+                # The rest of this round is read by the rules alone; the next round asks again.
+                log.warning(
+                    "Facts were read by the rules alone: the language model did not answer (%s)",
+                    outcome.model_missed,
+                )
+                reader = None
     return outcomes
 
 

@@ -238,12 +238,22 @@ class _Unreachable(FakeListChatModel):
         raise ConnectionError("connection refused")
 
 
-def test_an_unreachable_model_leaves_the_messages_waiting(client, engine, world):
+def test_an_unreachable_model_does_not_hold_back_the_rules_facts(client, engine, world):
     a = world.a
     _say(client, a, "我住在台南")
-    assert extract_pending(engine, _Unreachable(responses=[]), now=_later()) == []
+    _say(client, a, "我女兒叫美玲")
+    [outcome] = extract_pending(engine, _Unreachable(responses=[]), now=_later())
+    assert outcome.model_missed and "connection refused" in outcome.model_missed
+    facts = client.get(f"/v1/elders/{a.elder_id}/facts", headers=bearer(a.elder)).json()
+    assert {(f["attribute"], f["value"]) for f in facts} == {
+        ("lives_in", "台南"),
+        ("relation", "女兒"),
+    }
+    # Read once: not pending, and the rules' facts still wait for the family's review.
+    assert {f["status"] for f in facts} == {"unconfirmed"}
     status = client.get(f"/v1/elders/{a.elder_id}/extraction-status", headers=bearer(a.elder))
-    assert status.json() == {"pending": 1, "ok": 0, "failed": 0, "failures": []}
+    assert status.json() == {"pending": 0, "ok": 1, "failed": 0, "failures": []}
+    assert extract_pending(engine, _Unreachable(responses=[]), now=_later()) == []
 
 
 def test_a_move_is_recognised_when_the_model_leaves_the_slot_out(client, engine, world):
