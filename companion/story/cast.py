@@ -9,12 +9,13 @@ Every person and place keeps the messages it was read from.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from memory.fact_rules import SELF, People, extract_rules
-from memory.language import _converter
+from memory.language import fold
 
 _PLACE_SLOTS = frozenset({"lives_in", "lived_in", "hometown", "born_in", "workplace"})
 
@@ -233,7 +234,8 @@ _EN_REL = (
     "brother|sister|mother|father|mom|mum|dad|best friend|friend|neighbour|neighbor|nephew|niece|"
     "cousin|partner|aunt|uncle|child|baby|boy|girl|mate|boyfriend|girlfriend|fiancé|fiancée|sweetheart|teacher|boss"
 )
-_EN_NOT_NAMES = set(
+# Capitalised words that are not names (a sentence's first word, days, months, titles).
+EN_NOT_NAMES = set(
     [
         "I",
         "I'm",
@@ -334,18 +336,6 @@ _EN_NOT_NAMES = set(
         "Thursday",
         "Friday",
         "Saturday",
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
         "Dear",
         "Mr",
         "Mrs",
@@ -378,6 +368,7 @@ _EN_NOT_NAMES = set(
         "Force",
         "War",
     ]
+    + list(calendar.month_name)[1:]
 )
 _EN_LOCALES = (
     "mill|factory|church|chapel|market|school|farm|harbour|harbor|docks|station|hospital|shop|"
@@ -407,7 +398,7 @@ _AGE_GAP = (
 
 
 def _fold(text: str) -> str:
-    return _converter("t2s").convert(text)
+    return fold(text)
 
 
 def gender_of(relation: str | None) -> str | None:
@@ -528,12 +519,12 @@ def _en_places(text: str, people: set[str]) -> list[str]:
     ):
         name = m.group(1).rstrip(".'’")
         first = name.split()[0]
-        if first in _EN_NOT_NAMES or first.removesuffix("s") in _EN_NOT_NAMES or name in people:
+        if first in EN_NOT_NAMES or first.removesuffix("s") in EN_NOT_NAMES or name in people:
             continue
         if name not in found:
             found.append(name)
         after = re.match(r",\s+" + _EN_PLACE_NAME, text[m.end() :])  # Dayton, Ohio
-        if after and after.group(1).split()[0] not in _EN_NOT_NAMES and after.group(1) not in found:
+        if after and after.group(1).split()[0] not in EN_NOT_NAMES and after.group(1) not in found:
             found.append(after.group(1))
     for m in re.finditer(
         rf"\b(?:at|in|on|to|from|near|into|outside|by|above|behind|ran|opened|owned|kept|bought)"
@@ -565,7 +556,7 @@ def _en_people(text: str) -> list[tuple[str, str | None]]:
     ):
         name = m.group(1) or m.group(2)
         found.append((name, None))
-    return [(n, r) for n, r in found if n not in _EN_NOT_NAMES]
+    return [(n, r) for n, r in found if n not in EN_NOT_NAMES]
 
 
 def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
