@@ -81,6 +81,10 @@ _CUES: dict[str, tuple[str, str]] = {
             r"(撞|磕)(到|在|了)?.{0,3}(头|额头|脑门|后脑勺)|(额头|脑门|后脑勺)(撞|磕)",
             r"(扑|撞|推)倒|踩空|(腿|膝盖)(一)?软",
             r"倒在(了)?[^，。]{0,4}(阳台|厨房|客厅|浴室|厕所|卫生间|门口|床边|路边|地|楼梯|院子|马路)",
+            r"倒在(了)?[^，。]{0,4}(沙发|床|椅子|桌子|饭桌|马桶|浴缸)(旁|边|前|下)",
+            r"一屁股(坐|摔|跌)|(被|给).{0,4}(撞|推|绊).{0,8}(坐|倒|摔|跌)(在)?地",
+            r"坐(在)?地上.{0,10}(站不起|起不来|疼|痛|扭|伤|动不了)",
+            r"(晕|软|黑)(了)?(一下)?[，,]?(就)?(整个人)?倒(下|了)",
         ),
         _any(
             r"\b(fell|fallen|falling|tripped|slipped|stumbled|took a tumble|lost my footing)\b",
@@ -101,6 +105,8 @@ _CUES: dict[str, tuple[str, str]] = {
             r"\bmissed (a|my) (step|footing)\b",
             r"\bhit the (floor|ground|deck)\b|\bpitched (forward|over)\b|\bonto my (front|face)\b",
             r"\b(lying|lay|lain|stuck|sitting|been) on the (\w+ )?(floor|ground)\b",
+            r"\bflat on (the|my) (ground|floor|back|face)\b|\bsat down hard\b",
+            r"\b(rolled|fell|tumbled|slid) (off|out of) (the |my )?bed\b",
         ),
     ),
     "self_harm": (
@@ -154,6 +160,11 @@ _CUES: dict[str, tuple[str, str]] = {
             r"(刀|剪刀|剪子|绳子|绳|药|木炭).{0,20}(会不会用|用得到|用得上|哪天(会)?用|就用)",
             r"先走一步(了)?(?![，,]?(去|到|回|接|买|出))",
             r"(托给|送给|交给).{0,12}(以后|再也)(我)?(管不了|照顾不了|不能照顾|养不了|用不到|用不着)",
+            # What one is still here for; a painless method; poison set by the bed.
+            r"留着(干啥|干嘛|干什么|做什么|图啥|有什么意思)",
+            r"(啥|什么|哪种|哪个)(法子|办法|方法).{0,6}(不疼|不痛|不会痛|不会疼|最快|不受罪|比较快)",
+            r"(农药|敌敌畏|百草枯|老鼠药|除草剂|杀虫剂).{0,12}(床头|床边|枕头|拿出来|准备好|身边)",
+            r"一睡不醒|死了(更好|最好)",
         ),
         _any(
             r"\bkill myself\b",
@@ -211,6 +222,11 @@ _CUES: dict[str, tuple[str, str]] = {
             r"\btell (the children|the kids|my (son|daughter|children|family)|them) (that )?i "
             r"(love|am sorry|'?m sorry)",
             r"\b(going|go) on ahead\b(?! (to|and|with))",
+            r"\bwhat am i (still )?(here|alive|living|around) for\b|\bnothing (left )?to live for\b",
+            r"\bwhich way (would|will|might) hurt (the )?least\b|"
+            r"\b(least painful|painless|quickest|easiest) way (to go|out|to do it|to end)\b",
+            r"\b(weedkiller|pesticide|poison|rat poison|bleach|paraquat)\b.{0,40}\b(by|next to|beside|"
+            r"under) my (bed|pillow)\b",
             r"\b(driv(e|ing)|step(ping)?|walk(ing)?) (into|in front of|off) (a |the )?(wall|tree|train|bus|"
             r"traffic|cliff)\b",
             r"\b(never|didn'?t|haven'?t|instead of) (take|taken|taking|took)\b.{0,60}\b(kept|saved|keeping|saving|"
@@ -469,7 +485,7 @@ _BODY_EN = frozenset(
 )
 _SUBJECT_EN = re.compile(
     r"\b(i|i'm|i've|me|my (\w+)|our \w+|your \w+|he|she|they|his|her|their|the \w+|someone|"
-    r"somebody)\b",
+    r"somebody|(mr|mrs|ms|miss|dr|old|auntie|aunt|uncle)\.? \w+|neighbou?rs?)\b",
     re.I,
 )
 _FEAR_ZH = re.compile(
@@ -489,6 +505,13 @@ _THINGS_EN = re.compile(
 _THING_AFTER_EN = re.compile(
     r"^\s*(in (price|value)|(over )?(a|the|my|his|her) (cup|glass|mug|vase|plate|bowl|bottle|jug|"
     r"pot|lamp|phone|tea|coffee|milk|pan))",
+    re.I,
+)
+# On the floor by choice, to do something, and getting up when done.
+_CHOSEN_FLOOR_EN = re.compile(
+    r"\b(sitting|sat|kneeling|knelt|playing) (down )?on the (\w+ )?(floor|ground|carpet|rug)\b"
+    r"[\w\s,']{0,20}\b(sort|clean|play|fold|read|stretch|pack|tidy|look|do|wrap|pick)\w*|"
+    r"\bget up (again )?when i'?m (done|finished|through)\b",
     re.I,
 )
 _BETTER_EN = re.compile(
@@ -638,6 +661,8 @@ def _taken_back(kind: str, text: str, match: re.Match, chinese: bool) -> bool:
     if re.match(r"\W*not me\b", after):  # "Lonely? Not me"
         return True
     if kind == "pain" and _BETTER_EN.search(after):  # "my headache is gone"
+        return True
+    if kind == "fall" and _CHOSEN_FLOOR_EN.search(text):  # sitting down to sort the drawers
         return True
     said_before = clause[: max(0, clause.find(match.group(0)))]
     if kind == "fall" and (_THINGS_EN.search(said_before) or _THING_AFTER_EN.match(after)):
