@@ -777,29 +777,26 @@ def _to_the_elder(value: str, language: str) -> str:
 def _written(  # type: ignore[no-untyped-def]
     fact: FoundFact, language: str, original, *, by_family: bool = False
 ) -> FoundFact:
-    """The fact with its words as the message wrote them and its sentence written; the
-    elder's "me" and "my" become "you" and "your", as facts speak to the elder (a family
-    member's "me" is theirs, and stays)."""
+    """The fact with its words as the message wrote them (its value stays the message's own
+    words) and its sentence written to the elder: their "me" and "my" become "you" and
+    "your" there (a family member's "me" is theirs, and stays)."""
     value, relation, subject = fact.value, fact.relation, fact.subject
     if original is not None:
         value = original(value) or in_script(value, language)
         relation = (original(relation) or in_script(relation, language)) if relation else None
         subject = original(subject) or in_script(subject, language)
-    if not by_family:
-        value = _to_the_elder(value, language)
-    placed = FoundFact(
+    facing = _to_the_elder(value, language) if not by_family else value
+    sentence = fact_sentence(
+        FoundFact(
+            fact.attribute, facing, "", subject=subject, relation=relation, sensitive=fact.sensitive
+        ),
+        language,
+    )
+    return FoundFact(
         fact.attribute,
         value,
-        "",
+        sentence,
         subject=subject,
         relation=relation,
         sensitive=fact.sensitive,
-    )
-    return FoundFact(
-        placed.attribute,
-        placed.value,
-        fact_sentence(placed, language),
-        subject=placed.subject,
-        relation=placed.relation,
-        sensitive=placed.sensitive,
     )

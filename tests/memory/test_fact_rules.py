@@ -216,6 +216,12 @@ def test_the_elders_me_is_you_in_the_fact_they_read(words, language, expected, n
     assert not any(not_in in f" {t} " for t in texts), texts
 
 
-def test_a_family_members_me_stays_theirs():
+def test_a_family_members_me_stays_theirs_and_values_stay_the_words_said():
     [fact] = [f for f in extract_rules("Mom calls me every Sunday.", "en", by_family=True)]
-    assert "you" not in fact.value.lower().split()
+    assert "calls me every Sunday" in fact.text
+    [said] = [
+        f
+        for f in extract_rules("My daughter Susan calls me on Sundays.", "en")
+        if f.subject == "Susan" and f.attribute == "routine"
+    ]
+    assert said.value == "calls me on Sundays" and "calls you on Sundays" in said.text
