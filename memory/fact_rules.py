@@ -236,8 +236,15 @@ def _fold(text: str) -> str:
     return fold(text)
 
 
+# A full stop after a title or "St" does not end the sentence: "a nurse at St. Mary's".
+_SENTENCE_END = re.compile(
+    r"[。！!；;\n]|(?<=[A-Za-z0-9)\"'])(?<!\bSt)(?<!\bMt)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bMrs)"
+    r"(?<!\bJr)(?<!\bSr)\.(?:\s|$)"
+)
+
+
 def _sentences(text: str) -> Iterator[str]:
-    for part in re.split(r"[。！!；;\n]|(?<=[A-Za-z0-9)\"'])\.(?:\s|$)", text):
+    for part in _SENTENCE_END.split(text):
         if part.strip():
             yield part.strip()
 

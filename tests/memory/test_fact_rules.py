@@ -225,3 +225,8 @@ def test_a_family_members_me_stays_theirs_and_values_stay_the_words_said():
         if f.subject == "Susan" and f.attribute == "routine"
     ]
     assert said.value == "calls me on Sundays" and "calls you on Sundays" in said.text
+
+
+def test_a_title_or_saints_name_does_not_end_the_sentence():
+    found = extract_rules("I was a nurse at St. Mary's for thirty years.", "en")
+    assert ("workplace", "St. Mary's") in {(f.attribute, f.value) for f in found}
