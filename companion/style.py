@@ -106,9 +106,32 @@ def echoes(sentence: str, message: str) -> bool:
     return run >= 5 and run >= 0.6 * len(said.split())
 
 
+def _copies_elders_me(sentence: str, grounds: str) -> bool:
+    """The elder's "me" copied with the verb before it: the elder said "每個月回來看我", and the
+    reply says "回來看我", as if the son visited 智安; "he calls me" the same."""
+    if CJK.search(sentence):
+        said, heard = fold(sentence), fold(grounds)
+        return any(
+            said[i - 1] + "我" in heard
+            for i, char in enumerate(said)
+            if char == "我"
+            and i > 0
+            and CJK.match(said[i - 1])
+            and said[i - 1] not in "讓让和跟與与"
+        )
+    heard = grounds.lower()
+    return any(
+        f"{verb} me" in heard
+        for verb in re.findall(r"\b([a-z]+) me\b", sentence.lower())
+        if verb not in ("tell", "let", "for", "to", "with", "remind", "show", "help", "ask", "and")
+    )
+
+
 def claims_elders_life(sentence: str, grounds: str) -> bool:
     """The sentence says in the first person what belongs to the elder's life: "我以前最喜歡吃
-    虱目魚粥", "I was a nurse"."""
+    虱目魚粥", "I was a nurse", "志明每個月回來看我"."""
+    if _copies_elders_me(sentence, grounds):
+        return True
     if CJK.search(sentence):
         if "我" not in sentence:  # 我們 too: "我們結婚四十八年了" is the elder's marriage
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from companion.persona import voice
-from companion.style import StyleGuard
+from companion.style import StyleGuard, claims_elders_life
 
 
 def _run(language: str, text: str, *, step: int = 3) -> tuple[list[str], StyleGuard]:
@@ -180,3 +180,17 @@ def test_the_elders_own_characters_are_kept_through_script_conversion():
     converted = voice("zh-Hant").in_script("您以前最喜歡吃虱目魚粥。")
     assert keep_written(converted, "我以前最喜歡吃虱目魚粥。") == "您以前最喜歡吃虱目魚粥。"
     assert keep_written("臺南很熱。", "我住在台南") == "台南很熱。"
+
+
+@pytest.mark.parametrize(
+    ("reply", "said", "claims"),
+    [
+        ("志明在高雄開計程車，每次回來看我一次，真有精神。", "我兒子志明每個月回來看我一次。", True),
+        ("志明每個月都回來看您，真孝順。", "我兒子志明每個月回來看我一次。", False),
+        ("謝謝您跟我分享。", "我兒子志明每個月回來看我一次。", False),
+        ("How lovely that Peter calls me every Sunday.", "My son Peter calls me on Sundays.", True),
+        ("Tell me more about Peter.", "My son Peter calls me on Sundays.", False),
+    ],
+)
+def test_the_elders_me_copied_into_a_reply_is_a_claim_on_their_life(reply, said, claims):
+    assert claims_elders_life(reply, said) is claims
