@@ -15,7 +15,7 @@ from companion import story
 from companion.story import jobs
 from memory.access import ElderScope, grant_of, record, resolve_scope
 from memory.errors import Conflict, Forbidden, NotFound
-from memory.models import Grant, Permission, Role, StoryExportRun
+from memory.models import ExportStatus, Grant, Permission, Role, StoryExportRun
 
 router = APIRouter(tags=["story"])
 
@@ -48,7 +48,7 @@ def _public(run: StoryExportRun, elder_id: str) -> ExportRunPublic:
         filters=run.filters,
         counts=run.counts,
         download=f"/v1/elders/{elder_id}/story-exports/{run.id}/download"
-        if run.status == "done"
+        if run.status == ExportStatus.done
         else None,
     )
 
@@ -131,12 +131,12 @@ def download(elder_id: str, run_id: RunId, caller: CurrentCaller, session: Sessi
     """The finished export (the grant must still hold)."""
     _scope(session, caller, elder_id)
     run = _own_run(session, caller, elder_id, run_id)
-    if run.status == "running":
+    if run.status == ExportStatus.running:
         raise Conflict(
             f"Export {run_id} is still running ({run.progress:.0%}); download it once "
             f"/v1/elders/{elder_id}/story-exports/{run_id} says it is done."
         )
-    if run.status != "done":
+    if run.status != ExportStatus.done:
         raise Conflict(f"Export {run_id} failed ({run.error or 'no reason kept'}); export again.")
     if run.result is None:  # made before exports were kept: it was given only in the reply
         raise NotFound(

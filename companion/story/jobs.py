@@ -17,7 +17,7 @@ from companion.story.schema import StoryExport
 from memory.access import Caller, ElderScope, record, system_scope
 from memory.chatmodel import available
 from memory.db import session_scope
-from memory.models import Memory, Message, StoryExportRun, utcnow
+from memory.models import ExportStatus, Memory, Message, StoryExportRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,13 @@ def run_job(
         with Session(engine) as session:
             export = build(session, system_scope(session, elder_id), filters, progress, model=model)
         document, _ = render(export, fmt)
-        values = {"status": "done", "result": document, "counts": counts(export)}
+        values = {"status": ExportStatus.done.value, "result": document, "counts": counts(export)}
     except Exception as exc:  # the job says so; the operator's log has the rest
         log.exception("Story export %s failed", run_id)
-        values = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:1000]}
+        values = {
+            "status": ExportStatus.failed.value,
+            "error": f"{type(exc).__name__}: {exc}"[:1000],
+        }
     with session_scope(engine) as session:
         session.execute(
             sa.update(StoryExportRun)
@@ -143,7 +146,12 @@ def start_export(
         return Started(run, None, None)
     export = build(session, scope, filters, model=model)
     document, media_type = render(export, fmt)
-    run.status, run.progress, run.counts, run.finished_at = "done", 1.0, counts(export), utcnow()
+    run.status, run.progress, run.counts, run.finished_at = (
+        ExportStatus.done.value,
+        1.0,
+        counts(export),
+        utcnow(),
+    )
     run.result = document  # kept, like a job's, so that its download address works too
     session.add(run)
     return Started(run, document, media_type)
