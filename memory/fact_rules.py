@@ -770,6 +770,26 @@ _EN_FIRST_TO_SECOND = (
 )
 
 
+_IRREGULAR_EN = {"has": "have", "does": "do", "goes": "go", "is": "are", "was": "were"}
+
+
+def _as_you_do(value: str) -> str:
+    """A family member's words about the elder, their first verb said of "you"."""
+    first, _, rest = value.partition(" ")
+    lower = first.lower()
+    if lower in _IRREGULAR_EN:
+        verb = _IRREGULAR_EN[lower]
+    elif re.fullmatch(r"[a-z]+ies", lower) and len(lower) > 4:
+        verb = lower[:-3] + "y"
+    elif re.fullmatch(r"[a-z]+(ches|shes|sses|xes|zes)", lower):
+        verb = lower[:-2]
+    elif re.fullmatch(r"[a-z]+[^s]s", lower):
+        verb = lower[:-1]
+    else:
+        return value
+    return f"{verb} {rest}".strip()
+
+
 def _to_the_elder(value: str, language: str) -> str:
     """The elder's own first person, as the fact speaks to them: "Susan calls me" is kept
     as "Susan calls you", "美玲打電話給我" as "美玲打電話給您"."""
@@ -793,6 +813,8 @@ def _written(  # type: ignore[no-untyped-def]
         relation = (original(relation) or in_script(relation, language)) if relation else None
         subject = original(subject) or in_script(subject, language)
     facing = _to_the_elder(value, language) if not by_family else value
+    if by_family and language == "en" and subject == SELF:
+        facing = _as_you_do(facing)  # "Mom calls me": "You call me", not "You calls me"
     sentence = fact_sentence(
         FoundFact(
             fact.attribute, facing, "", subject=subject, relation=relation, sensitive=fact.sensitive

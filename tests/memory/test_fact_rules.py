@@ -218,7 +218,7 @@ def test_the_elders_me_is_you_in_the_fact_they_read(words, language, expected, n
 
 def test_a_family_members_me_stays_theirs_and_values_stay_the_words_said():
     [fact] = [f for f in extract_rules("Mom calls me every Sunday.", "en", by_family=True)]
-    assert "calls me every Sunday" in fact.text
+    assert fact.text == "You call me every Sunday"  # "me" is the family member
     [said] = [
         f
         for f in extract_rules("My daughter Susan calls me on Sundays.", "en")
@@ -230,3 +230,17 @@ def test_a_family_members_me_stays_theirs_and_values_stay_the_words_said():
 def test_a_title_or_saints_name_does_not_end_the_sentence():
     found = extract_rules("I was a nurse at St. Mary's for thirty years.", "en")
     assert ("workplace", "St. Mary's") in {(f.attribute, f.value) for f in found}
+
+
+@pytest.mark.parametrize(
+    ("words", "sentence"),
+    [
+        ("Mom watches the news every night.", "You watch the news every night"),
+        (
+            "Mom goes to the temple every Tuesday morning.",
+            "You go to the temple every Tuesday morning",
+        ),
+    ],
+)
+def test_a_family_members_words_about_the_elder_are_said_of_you(words, sentence):
+    assert sentence in [f.text for f in extract_rules(words, "en", by_family=True)]
