@@ -49,7 +49,7 @@ from memory import db, facts, store  # noqa: E402
 from memory.access import resolve_scope, system_scope  # noqa: E402
 from memory.extract import extract_pending  # noqa: E402
 from memory.fact_rules import SELF, extract_rules  # noqa: E402
-from memory.language import _converter  # noqa: E402
+from memory.language import fold  # noqa: E402
 from memory.models import (  # noqa: E402
     FACT_KINDS,
     FactStatus,
@@ -81,7 +81,7 @@ def _people(texts: list[str], language: str) -> set[str]:
                 if word not in _NOT_NAMES:
                     found.add(word)
         else:
-            simplified = _converter("t2s").convert(text)
+            simplified = fold(text)
             for names in _RELATIONS:
                 for name in names:
                     if not name.isascii() and name in simplified:
@@ -162,7 +162,7 @@ def _score(engine, elder_id: str, user: dict, language: str, scores: dict) -> No
     text = " ".join(
         [e.text for e in export.timeline] + [s.words for e in export.timeline for s in e.sources]
     )
-    folded = _converter("t2s").convert(text)
+    folded = fold(text)
     scores["people"][0] += sum(1 for p in people if p in folded)
     scores["people"][1] += len(people)
     scores["quotes"][0] += sum(1 for q in export.quotes if any(q.words in m for m in said))
@@ -229,7 +229,7 @@ def held_out(ids: list[str]) -> set[str]:
 
 def _key(name: str) -> str:
     """A name to compare: Simplified, lower case, without a leading article."""
-    return re.sub(r"^(?:the|a|an) ", "", _converter("t2s").convert(name).lower().strip())
+    return re.sub(r"^(?:the|a|an) ", "", fold(name).lower().strip())
 
 
 def _tell(engine, life: dict, suffix: str) -> tuple[str, dict[int, dict]]:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from memory.language import _converter
+from memory.language import fold
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+(?:'[A-Za-z]+)?")
@@ -47,7 +47,7 @@ def terms(text: str) -> list[str]:
     out: list[str] = []
     for token in _TOKEN.findall(text):
         if _CJK_RUN.fullmatch(token):
-            simplified = _converter("t2s").convert(token)
+            simplified = fold(token)
             if len(simplified) == 1:
                 out.append(simplified)
                 continue

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from memory.language import _converter
+from memory.language import fold
 from memory.models import Account, Elder, MessageRole, Role
 
 # The words family use for the elder, by the family member's relation to them. Gender is not
@@ -54,7 +54,7 @@ _LATIN = re.compile(r"[a-z0-9]")
 
 
 def _fold(text: str) -> str:
-    return _converter("t2s").convert(text).casefold().strip()
+    return fold(text).casefold().strip()
 
 
 def relation_words(relation: str | None) -> list[str]:

@@ -39,7 +39,7 @@ from companion.story.schema import (
 from memory import visibility
 from memory.access import ElderScope
 from memory.errors import InvalidInput
-from memory.language import _converter
+from memory.language import fold
 from memory.models import (
     FACT_KINDS,
     Elder,
@@ -105,7 +105,7 @@ def _narrow(asked: list[str], allowed: list[str]) -> list[str]:
 
 
 def _fold(text: str | None) -> str:
-    return _converter("t2s").convert(text or "").lower()
+    return fold(text or "").lower()
 
 
 # --- building it -----------------------------------------------------------------------------

@@ -397,14 +397,10 @@ _AGE_GAP = (
 )
 
 
-def _fold(text: str) -> str:
-    return fold(text)
-
-
 def gender_of(relation: str | None) -> str | None:
     if not relation:
         return None
-    folded = _fold(relation)
+    folded = fold(relation)
     if FEMALE.search(folded):
         return "female"
     if MALE.search(folded):
@@ -413,7 +409,7 @@ def gender_of(relation: str | None) -> str | None:
 
 
 def age_gap(relation: str | None) -> int:
-    folded = _fold(relation or "")
+    folded = fold(relation or "")
     return next((gap for pattern, gap in _AGE_GAP if pattern.search(folded)), 0)
 
 
@@ -432,7 +428,7 @@ class Cast:
     places: dict[str, Found] = field(default_factory=dict)
 
     def person(self, name: str, relation: str | None, source: int | None, *, named: bool = True):
-        key = _fold(name).lower()
+        key = fold(name).lower()
         found = self.people.setdefault(key, Found(name=name, relation=relation, named=named))
         if relation and (not found.relation or found.relation == found.name):
             found.relation = relation
@@ -441,7 +437,7 @@ class Cast:
         return found
 
     def place(self, name: str, source: int | None) -> Found:
-        key = _fold(name).lower()
+        key = fold(name).lower()
         found = self.places.setdefault(key, Found(name=name))
         if source is not None:
             found.message_ids.add(source)
@@ -567,7 +563,7 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
     for message_id, text, language in messages:
         for fact in extract_rules(text, language, people=known):
             if fact.subject != SELF:
-                named = fact.relation is None or _fold(fact.subject) != _fold(fact.relation)
+                named = fact.relation is None or fold(fact.subject) != fold(fact.relation)
                 if named and fact.subject[:1].isascii() and fact.subject[:1].islower():
                     continue
                 cast.person(fact.subject, fact.relation, message_id, named=named)
@@ -577,7 +573,7 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
                 for place in _split_place(fact.value, language):
                     cast.place(place, message_id)
         if language.startswith("zh"):
-            folded = _fold(text)
+            folded = fold(text)
             for name, relation in _zh_people(folded):
                 cast.person(
                     _original(text, folded, name),
@@ -586,7 +582,7 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
                 )
             for relation in _zh_relatives(folded):
                 if not any(
-                    p.relation and _fold(p.relation) == relation and p.named
+                    p.relation and fold(p.relation) == relation and p.named
                     for p in cast.people.values()
                 ):
                     word = _original(text, folded, relation)
@@ -603,22 +599,22 @@ def read_cast(messages: Iterable[tuple[int, str, str]]) -> Cast:
                 cast.place(place, message_id)
     # Whoever is named is in every message that names them.
     for message_id, text, _language in messages:
-        folded = _fold(text).lower()
+        folded = fold(text).lower()
         for key, person in cast.people.items():
             if person.named and _mentioned(key, folded):
                 person.message_ids.add(message_id)
         for key, place in cast.places.items():
             if _mentioned(key, folded):
                 place.message_ids.add(message_id)
-    named = {_fold(p.relation or "") for p in cast.people.values() if p.named}
+    named = {fold(p.relation or "") for p in cast.people.values() if p.named}
     for key in [  # "外孫女" beside "外孫女豆豆": the same person
-        k for k, p in cast.people.items() if not p.named and _fold(p.relation or "") in named
+        k for k, p in cast.people.items() if not p.named and fold(p.relation or "") in named
     ]:
         unnamed = cast.people.pop(key)
         person = next(
             p
             for p in cast.people.values()
-            if p.named and _fold(p.relation or "") == _fold(unnamed.relation or "")
+            if p.named and fold(p.relation or "") == fold(unnamed.relation or "")
         )
         person.message_ids |= unnamed.message_ids
     for key in [k for k in cast.people if k in cast.places]:  # a name read both ways: a place
@@ -647,11 +643,11 @@ def _split_place(value: str, language: str) -> list[str]:
         if value[:1].isupper():
             return [value]
         return [f"the {value.removeprefix('the ')}"] if value else []
-    folded = _fold(value)
+    folded = fold(value)
     parts = [p for p in re.split("的", folded) if len(p) >= 2]
     return [_original(value, folded, p) for p in parts] or [value]
 
 
 def mentioned(text: str, name: str) -> bool:
     """Whether the words name this person or place."""
-    return _mentioned(_fold(name).lower(), _fold(text).lower())
+    return _mentioned(fold(name).lower(), fold(text).lower())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from memory.language import _converter
+from memory.language import fold
 from memory.timewords import _zh_number, find_period
 
 Basis = Literal["year", "minguo", "cycle", "age", "decade", "life_stage", "relative", "fact"]
@@ -239,10 +239,6 @@ _STAGES: tuple[tuple[str, re.Pattern, int, int, str, str], ...] = (
 )
 
 
-def _fold(text: str) -> str:
-    return _converter("t2s").convert(text)
-
-
 def _original(text: str, folded: str, start: int, end: int) -> str:
     """The words as the elder wrote them (OpenCC keeps the length character by character)."""
     return text[start:end] if len(text) == len(folded) else folded[start:end]
@@ -259,7 +255,7 @@ def _cycle_year(name: str, born: int | None, said: int) -> int | None:
 
 def guess_era(text: str, *, said_on: date, born: date | None) -> EraGuess | None:
     """When what the words tell of happened, or None when they do not say."""
-    folded = _fold(text)
+    folded = fold(text)
 
     def stated(basis: Basis, year: int, m: re.Match, how_en: str, how_zh: str) -> EraGuess:
         words = _original(text, folded, m.start(), m.end()).strip()
@@ -397,6 +393,6 @@ def era_label(year: int, language: str, *, estimate: bool = False) -> str:
     if language.startswith("zh"):
         text = f"{decade}年代{'初' if part < 4 else '中' if part < 7 else '末'}"
         text = ("約" if estimate else "") + text
-        return _converter("t2s").convert(text) if language == "zh-Hans" else text
+        return fold(text) if language == "zh-Hans" else text
     words = "early" if part < 4 else "mid" if part < 7 else "late"
     return f"{'about ' if estimate else ''}the {words} {decade}s"

@@ -20,7 +20,7 @@ from companion.story.schema import (
     ScenePrompt,
     TimelineEntry,
 )
-from memory.language import _converter
+from memory.language import fold
 
 STYLES = ("cinematic", "documentary", "watercolour", "black-and-white")
 
@@ -349,14 +349,10 @@ BEATS = {
 }
 
 
-def _fold(text: str) -> str:
-    return _converter("t2s").convert(text)
-
-
 def local(text: str, language: str) -> str:
     """A generated phrase (written in Traditional characters) in the elder's language."""
     if language == "zh-Hans":
-        return _converter("t2s").convert(text)
+        return fold(text)
     return text
 
 
@@ -419,7 +415,7 @@ def era_details(region: str, decade: int, language: str) -> Generated:
 
 def beat_of(words: str) -> tuple[str, str] | None:
     """The beat's kind and the words that carry it (verbatim from `words`)."""
-    folded = _fold(words)
+    folded = fold(words)
     for kind, pattern in BEATS.items():
         if m := pattern.search(folded):
             cue = words[m.start() : m.end()] if len(words) == len(folded) else m.group(0)
@@ -440,10 +436,10 @@ def scene_card(
     a prompt built from those parts."""
     words = " ".join([entry.text] + [s.words for s in entry.sources])
     message_ids = [s.message_id for s in entry.sources]
-    folded = _fold(words).lower()
+    folded = fold(words).lower()
     ordered = sorted(
         entry.places,
-        key=lambda name: folded.find(re.sub(r"^(?:the|a|an) ", "", _fold(name).lower())),
+        key=lambda name: folded.find(re.sub(r"^(?:the|a|an) ", "", fold(name).lower())),
     )
     place = ordered[-1] if ordered else None  # "離開嘉義，到台北的鐵工廠": where it ends up
     era = entry.era
