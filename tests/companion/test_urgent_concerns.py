@@ -264,9 +264,21 @@ def test_a_request_for_a_medicine_reminder_is_not_talk_of_ending_it():
         ("我在超市门口摔了一跤，起不来", "fall"),
         # Means counted out, "enough".
         ("I've been counting my sleeping tablets, there's enough now.", "self_harm"),
+        # What one is still here for, a painless method, poison by the bed.
+        ("孩子都大了，我一個人留著幹什麼", "self_harm"),
+        ("我在想哪種方法比較不會痛", "self_harm"),
+        ("我把老鼠藥拿出來放在床頭", "self_harm"),
+        ("What am I still alive for, tell me that", "self_harm"),
+        ("I looked up the least painful way to go", "self_harm"),
+        ("The rat poison is under my pillow now", "self_harm"),
+        # Collapses, a bump that puts one on the ground, rolling out of bed.
+        ("我頭一暈就倒下了", "fall"),
+        ("剛才被腳踏車撞了一下，摔在地上", "fall"),
+        ("I rolled out of bed in the night and couldn't move", "fall"),
+        ("I landed flat on my back on the patio", "fall"),
     ],
 )
-def test_a_faint_at_the_market_and_pills_counted_out_are_urgent(words, kind):
+def test_urgent_words_of_each_kind_are_heard(words, kind):
     assert kind in hear(words).urgent
 
 
@@ -276,38 +288,10 @@ def test_a_faint_at_the_market_and_pills_counted_out_are_urgent(words, kind):
         "菜市场的菜价又跌了",
         "I counted my tablets, there are enough for the trip.",
         "I counted my pills and I have enough for the week.",
-    ],
-)
-def test_market_prices_and_pills_counted_for_a_trip_are_not_urgent(words):
-    assert not hear(words).urgent
-
-
-@pytest.mark.parametrize(
-    ("words", "kind"),
-    [
-        ("孩子都大了，我一個人留著幹什麼", "self_harm"),
-        ("我在想哪種方法比較不會痛", "self_harm"),
-        ("我把老鼠藥拿出來放在床頭", "self_harm"),
-        ("What am I still alive for, tell me that", "self_harm"),
-        ("I looked up the least painful way to go", "self_harm"),
-        ("The rat poison is under my pillow now", "self_harm"),
-        ("我頭一暈就倒下了", "fall"),
-        ("剛才被腳踏車撞了一下，摔在地上", "fall"),
-        ("I rolled out of bed in the night and couldn't move", "fall"),
-        ("I landed flat on my back on the patio", "fall"),
-    ],
-)
-def test_a_reason_to_stay_a_method_poison_by_the_bed_and_collapses_are_urgent(words, kind):
-    assert kind in hear(words).urgent
-
-
-@pytest.mark.parametrize(
-    "words",
-    [
         "I'm sitting on the rug folding the washing, I'll get up when I'm done",
         "Mrs Chen down the road fell off a ladder last week",
         "我坐在地上整理舊照片，整理完就起來",
     ],
 )
-def test_sitting_on_the_floor_by_choice_and_a_neighbours_fall_are_not_urgent(words):
+def test_prices_pills_for_a_trip_the_floor_by_choice_and_a_neighbours_fall_are_not_urgent(words):
     assert not hear(words).urgent
