@@ -489,7 +489,13 @@ def about_someone_else(memory_text: str) -> bool:
     """The memory is about another person, who is its subject: "我女兒淑芬住在新竹", "My son
     Peter is an engineer" (not "I walk my dog", where the elder is)."""
     if CJK.search(memory_text):
-        start = re.match(r"\s*(?:我|咱)(?:的|家)?(.{1,3})", _simplified(memory_text))
+        text = _simplified(memory_text)
+        if re.match(r"\s*(?:我|咱)(?:们)?(?:和|跟|与|同)", text):
+            return False  # "我和老伴開了麵包店": the elder is a subject too
+        start = re.match(r"\s*(?:我|咱)(?:的|家)?(.{1,3})", text)
     else:
-        start = re.match(r"\s*(?:my|our) (\w+)", memory_text.replace("\u2019", "'"), re.I)
+        text = memory_text.replace("\u2019", "'")
+        if re.match(r"\s*(?:my|our) [\w\s]{1,30}? and (?:i|me)\b", text, re.I):
+            return False  # "My wife Jean and I ran a bakery": the elder is a subject too
+        start = re.match(r"\s*(?:my|our) (\w+)", text, re.I)
     return bool(start and named_people(start.group(1)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion.intent import asked_slots, asks_about_own_past, asks_how_known
+from companion.intent import about_someone_else, asked_slots, asks_about_own_past, asks_how_known
 
 
 @pytest.mark.parametrize(
@@ -183,3 +183,16 @@ def test_details_a_reply_may_only_repeat(sentence, grounds, invented):
 )
 def test_asking_what_one_did_for_a_living_asks_for_the_job(question):
     assert "job" in asked_slots(question)
+
+
+@pytest.mark.parametrize(
+    ("memory", "someone_else"),
+    [
+        ("My wife Jean and I ran a bakery in Leeds for forty years.", False),
+        ("我和老伴開了一家麵包店。", False),
+        ("My son Peter is an engineer.", True),
+        ("我女兒淑芬住在新竹", True),
+    ],
+)
+def test_the_elder_and_someone_together_are_the_elder_too(memory, someone_else):
+    assert about_someone_else(memory) is someone_else
