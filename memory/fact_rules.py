@@ -135,7 +135,9 @@ _EN_REL = "|".join(sorted(_EN_RELATIONS, key=len, reverse=True))
 # word or punctuation ("我女兒美玲住在台中", "我老伴老李十年前走了").
 _ZH_NOT_NAME = (
     "去年|今年|前年|明天|明年|昨天|今天|上个|上礼拜|上星期|下个|每|很|也|都|已|在|住|是|又|还|就|才|"
-    "的|叫|和|跟|说|有|要|会|前|早|晚|以前|后来|现在"
+    "的|叫|和|跟|说|有|要|会|前|早|晚|以前|后来|现在|"
+    # a span of time or a count is no name: 我先生十年前走了, 我女儿两个月前搬走了
+    "[零一二两三四五六七八九十百几半]+(?:年|个|岁|天|点|月|周|礼拜|星期|次)"
 )
 _ZH_AFTER_NAME = (
     r"(?=住|在|是|每|今|去年|前年|昨|上|已|很|也|都|会|要|说|喜|爱|去|来|回|带|打|给|的|前|"
@@ -164,7 +166,7 @@ _ZH_DRUGS = (
 )
 _ZH_ROUTINE = (
     r"每(?:个|一个)?(?:礼拜|星期|周|週)[一二三四五六日天]|每(?:个)?(?:礼拜|星期|周)|每天|每日|"
-    r"每(?:个)?月|每年|每晚|每早|天天"
+    r"每(?:个)?月|每年|每晚|每早|(?<![今昨明前后当每])天天"
 )
 _ZH_DEATH = r"去世|过世|走了|不在了|死了|往生|离开了我们"
 
@@ -309,20 +311,23 @@ def _zh_subject(sentence: str, people: People, by_family: bool) -> tuple[_Subjec
         subject = known[-1] if len(known) == 1 else rel
         people.last = subject
         return _Subject(subject, rel, s[m.end() :]), facts
+    known = "|".join(re.escape(n) for n in sorted(people.relations, key=len, reverse=True))
     m = re.match(
-        r"^(他|她)的?(太太|老婆|妻子|先生|老公|丈夫|媳妇)(?:叫做|叫|是)?" + _ZH_FULL_NAME, s
+        rf"^(他|她|{known or '(?!)'})的?(太太|老婆|妻子|先生|老公|丈夫|媳妇)(?:叫做|叫|是)?"
+        + _ZH_FULL_NAME,
+        s,
     )
-    if m and people.last:
+    owner = (people.last if m.group(1) in ("他", "她") else m.group(1)) if m else None
+    if m and owner:
         facts.append(
             FoundFact(
-                "spouse",
-                m.group(3),
-                "",
-                subject=people.last,
-                relation=people.relations.get(people.last),
+                "spouse", m.group(3), "", subject=owner, relation=people.relations.get(owner)
             )
         )
-        return _Subject(people.last, people.relations.get(people.last), ""), facts
+        # What follows is said of the spouse: "建国的媳妇叫小丽，是个中学老师".
+        spouse, relation = m.group(3), f"{owner}的{m.group(2)}"
+        people.meet(spouse, relation)
+        return _Subject(spouse, relation, s[m.end() :]), facts
     m = re.match(r"^(他|她)", s)
     if m and people.last:
         return _Subject(people.last, people.relations.get(people.last), s[m.end() :]), facts
@@ -580,7 +585,11 @@ def _read_en(sentence: str, people: People, by_family: bool) -> list[FoundFact]:
         rf"\b(?:was|am|'m|is|were|are) (?:a|an) (?:retired |former )?({_EN_JOBS})\b", rest, re.I
     )
     m = m or re.search(r"\bworked as (?:a|an) ((?:\w+ )?\w+?)\b(?= for| at| in|,|$)", rest, re.I)
-    m = m or re.search(r"\b(taught (?:\w+ grade|\w+))\b", rest, re.I)
+    m = m or re.search(
+        r"\b(taught (?!(?:at|in|for|from|there|until|till|on|with|a|the)\b)(?:\w+ grade|\w+))\b",
+        rest,
+        re.I,
+    )
     if m:
         add("job", m.group(1))
     m = re.search(
@@ -717,6 +726,8 @@ def person_words(subject: str, relation: str | None, language: str) -> str:
     if language.startswith("zh"):
         if subject == SELF:
             return "您"
+        if relation and "的" in relation:  # someone's someone: 建国的媳妇小丽
+            return f"{relation}{subject}"
         if relation and relation != subject:
             return f"您的{relation}{subject}"
         return f"您的{subject}" if relation == subject else subject
@@ -732,11 +743,16 @@ def fact_sentence(fact: FoundFact, language: str) -> str:
     if language.startswith("zh"):
         s = person_words(fact.subject, fact.relation, language)
         value = fact.value.removesuffix("年") if fact.attribute == "birth_year" else fact.value
-        text = _ZH_TEMPLATES.get(fact.attribute, "{s}：{v}").format(s=s, n=fact.subject, v=value)
+        template = _ZH_TEMPLATES.get(fact.attribute, "{s}：{v}")
+        if fact.attribute == "routine" and fact.subject == SELF and re.search("您|你", value):
+            template = "{v}"  # "每天早上六點您都去河邊": the routine names the elder itself
+        text = template.format(s=s, n=fact.subject, v=value)
         return (
             in_script(_fold(text), language) if language == "zh-Hans" else in_script(text, language)
         )
     mine, theirs = _EN_TEMPLATES.get(fact.attribute, ("You: {v}", "{s}: {v}"))
+    if fact.attribute == "routine" and re.search(r"\byou\b", fact.value, re.I):
+        mine = "{v}"  # "Every Friday you go to the bridge club"
     s = person_words(fact.subject, fact.relation, language)
     text = (mine if fact.subject == SELF else theirs).format(s=s, n=fact.subject, v=fact.value)
     return text[:1].upper() + text[1:]

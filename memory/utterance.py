@@ -64,6 +64,16 @@ _GREETING = re.compile(
     r"\s*(呀|啊|喔|哦|啦|阿|there|dear|my dear|friend|everyone)?$",
     re.I,
 )
+# Leave-taking: "talk to you tomorrow", "我去睡了", "明天再聊". Said to 智安, of nobody's life.
+_FAREWELL = re.compile(
+    r"^((我们|咱们|那)?(明天|下次|改天|晚点|晚些|回头|有空)(再)?(聊|说|谈|见)|(那|好了|好啦)?(先)?(这样|不聊了|不说了)|"
+    r"(那|好了|好啦)?我(要|得|先)?(去)?睡(觉)?(了|啦)|回头见|明天见|下次见|"
+    r"((i'?ll|i will|we'?ll) )?(talk|speak|chat) (to|with) you (later|tomorrow|soon|again|in the morning|another time)|"
+    r"(see|catch) you( later| tomorrow| soon| again| in the morning)?|bye for now|"
+    r"(i'?m )?off to bed( now)?|(i'?ll )?let you go( now)?|that'?s (all|it) for (now|today)|night night|"
+    r"take care|have a (good|nice|lovely) (day|night|evening))$",
+    re.I,
+)
 _UNCERTAIN = re.compile(
     r"不知道|不晓得|不清楚|不确定|记不(清|得|起)|不记得|想不起|忘(了|记)|说不准|搞不清|"
     r"\b(don'?t|do not|didn'?t|can'?t|cannot|no longer) (know|remember|recall)\b|"
@@ -93,7 +103,7 @@ _FILLER = re.compile(r"^[\s\W_]*$")
 # A word alone that says nothing of anyone: "dear" in "Thank you, dear", "對" in "對，我很想她".
 _ASIDE = re.compile(
     r"^(dear|my dear|honey|sweetie|love|darling|friend|ok|okay|yes|yeah|no|oh|well|hmm|ah|"
-    r"亲爱的|宝贝|啊|喔|嗯|嗯嗯|哦|呀|好|好的|对|对啊|对呀|是|是啊|是的|唉)$",
+    r"亲爱的|宝贝|啊|喔|嗯|嗯嗯|哦|呀|好|好的|好啦|好了|好吧|对|对啊|对呀|是|是啊|是的|唉)$",
     re.I,
 )
 
@@ -114,7 +124,7 @@ def _kind(clause: str, ends_with_question_mark: bool) -> Kind:
         return Kind.uncertain
     if _ZH_QUESTION.search(folded) or _EN_QUESTION.search(folded):
         return Kind.question
-    if _GREETING.search(folded) or _ASIDE.search(folded):
+    if _GREETING.search(folded) or _ASIDE.search(folded) or _FAREWELL.search(folded):
         return Kind.greeting
     if _THANKS.search(folded) and len(folded) <= 40:
         return Kind.thanks

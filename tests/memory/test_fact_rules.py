@@ -244,3 +244,56 @@ def test_a_title_or_saints_name_does_not_end_the_sentence():
 )
 def test_a_family_members_words_about_the_elder_are_said_of_you(words, sentence):
     assert sentence in [f.text for f in extract_rules(words, "en", by_family=True)]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Thanks love, I'll talk to you tomorrow.", "en"),
+        ("Bye for now, I'm off to bed.", "en"),
+        ("我要去睡了，明天再聊。", "zh-Hans"),
+        ("好啦，先這樣，明天見", "zh-Hant"),
+    ],
+)
+def test_a_goodbye_is_no_fact(text, language):
+    assert statement_text(text) == ""
+    assert extract_rules(text, language) == []
+
+
+def test_a_span_of_time_is_not_a_name_and_today_is_not_every_day():
+    found = _read("我先生十年前走了，有時候還是會想他。", "zh-Hant")
+    assert found == {("先生", "died", "走了")}
+    assert _read("你好，今天天气不错，我刚从菜市场回来。", "zh-Hans") == set()
+
+
+def test_what_follows_a_spouses_name_is_said_of_the_spouse():
+    people = People()
+    _read("我儿子叫建国，他在深圳开了个小公司。", "zh-Hans", people)
+    found = extract_rules("建国的媳妇叫小丽，是个中学老师。", "zh-Hans", people=people)
+    assert {(f.subject, f.attribute, f.value) for f in found} == {
+        ("建国", "spouse", "小丽"),
+        ("小丽", "job", "中学老师"),
+    }
+    assert "建国的媳妇小丽的工作是中学老师" in [f.text for f in found]
+
+
+@pytest.mark.parametrize(
+    ("words", "language", "sentence"),
+    [
+        (
+            "Every Friday I go to the bridge club at the parish hall.",
+            "en",
+            "Every Friday you go to the bridge club at the parish hall",
+        ),
+        ("每天早上六点我都去河边打太极拳。", "zh-Hans", "每天早上六点您都去河边打太极拳"),
+    ],
+)
+def test_a_routine_that_names_the_elder_is_not_named_twice(words, language, sentence):
+    assert [f.text for f in extract_rules(words, language) if f.attribute == "routine"] == [
+        sentence
+    ]
+
+
+def test_taught_at_is_a_workplace_not_a_job():
+    found = _read("I taught at the national school in Oughterard for thirty-five years.", "en")
+    assert found == {("self", "workplace", "national school")}
