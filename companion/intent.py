@@ -356,7 +356,9 @@ def names_in(text: str) -> list[str]:
     if CJK.search(text):
         return list(dict.fromkeys(m.group(0) for m in _ZH_NAME.finditer(text)))
     found = (m.group(0) for m in _EN_NAME.finditer(text.replace("\u2019", "'")))
-    return list(dict.fromkeys(n for n in found if n.lower() not in _EN_NOT_NAMES))
+    return list(
+        dict.fromkeys(n for n in found if n.lower() not in _EN_NOT_NAMES | _EN_CALENDAR)
+    )
 
 
 def _relation_word(text: str) -> str | None:
@@ -421,6 +423,12 @@ _EN_DETAIL = re.compile(
 _EN_NAME = re.compile(r"(?<=[A-Za-z,;] )(?:St\. )?[A-Z][a-z]+")
 _EN_NOT_NAMES = frozenset(
     "i i'm i'd i'll i've zhian mum mom dad sir madam god oh ok okay english chinese".split()  # noqa: SIM905
+)
+# Months, days and feasts are time words, never whom the elder misses ("since the dog died in
+# October").
+_EN_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "  # noqa: SIM905
+    "monday tuesday wednesday thursday friday saturday sunday christmas easter".split()
 )
 # Words before a place that are not its name ("去公園", "讀台南市"); a place with no name left
 # (公園, 市場) is no detail.

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from companion.intent import about_someone_else, asked_slots, asks_about_own_past, asks_how_known
+from companion.intent import (
+    about_someone_else,
+    asked_slots,
+    asks_about_own_past,
+    asks_how_known,
+    names_in,
+)
 
 
 @pytest.mark.parametrize(
@@ -196,3 +202,8 @@ def test_asking_what_one_did_for_a_living_asks_for_the_job(question):
 )
 def test_the_elder_and_someone_together_are_the_elder_too(memory, someone_else):
     assert about_someone_else(memory) is someone_else
+
+
+def test_a_month_is_not_whom_the_elder_misses():
+    assert names_in("I've been feeling a bit low since the dog died in October.") == []
+    assert names_in("I still miss Tom, he died on a Sunday in March.") == ["Tom"]
