@@ -175,7 +175,12 @@ _SLOTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "marriage": (
         re.compile(r"结婚|嫁|娶|\bmarr(?:y|ied)\b|\bwedding\b|\bhoneymoon\b", re.I),
-        re.compile(r"结婚|嫁|娶|\bmarr(?:y|ied)\b|\bwedding\b|\bhoneymoon\b", re.I),
+        # "his wife Siobhan", "建国的媳妇叫小丽": a spouse named is a marriage told
+        re.compile(
+            r"结婚|嫁|娶|太太|老婆|媳妇|老公|丈夫|妻子|老伴|另一半|\bmarr(?:y|ied)\b|\bwedding\b|"
+            r"\bhoneymoon\b|\b(?:wife|husband|spouse)\b",
+            re.I,
+        ),
     ),
     "time": (
         re.compile(r"什么时候|哪一年|哪年|\bwhen\b|\bwhat year\b", re.I),

@@ -654,3 +654,23 @@ def test_the_gate_finds_a_job_held_by_its_value_and_the_answer_faces_the_elder(c
     assert not companion._supports("What was my school?", hit)
     facing = _second_person(_answering_part(memory.text, "What was my job?"), "en")
     assert facing == "you were a nurse at St. Mary's hospital for forty years."
+
+
+def test_the_gate_finds_a_sons_wife_in_what_the_elder_told(chat_app):
+    """ "Who is Kevin married to?" is held by "…with his wife Siobhan": it was 'I don't know
+    that yet'."""
+    from memory.models import Memory
+    from memory.search import Hit
+
+    _, app = chat_app
+    companion = app.state.companion
+    memory = Memory(
+        elder_id="x",
+        kind="turn",
+        text="My son Kevin lives in Boston with his wife Siobhan.",
+        role="elder",
+        said_at=datetime.now(ZoneInfo("UTC")),
+    )
+    hit = Hit(memory=memory, score=1.0, sources=[], similarity=0.84)
+    assert companion._supports("Who is Kevin married to?", hit)
+    assert not companion._supports("Where did Kevin go to school?", hit)

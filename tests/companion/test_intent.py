@@ -11,6 +11,7 @@ from companion.intent import (
     asks_about_own_past,
     asks_how_known,
     names_in,
+    slots_held,
 )
 
 
@@ -207,3 +208,11 @@ def test_the_elder_and_someone_together_are_the_elder_too(memory, someone_else):
 def test_a_month_is_not_whom_the_elder_misses():
     assert names_in("I've been feeling a bit low since the dog died in October.") == []
     assert names_in("I still miss Tom, he died on a Sunday in March.") == ["Tom"]
+
+
+@pytest.mark.parametrize(
+    "memory",
+    ["My son Kevin lives in Boston with his wife Siobhan.", "建国的媳妇叫小丽，是个中学老师。"],
+)
+def test_a_spouse_named_holds_a_marriage(memory):
+    assert "marriage" in slots_held(memory)
