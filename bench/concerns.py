@@ -2,7 +2,8 @@
 the rules alone, the recogniser alone (companion/meaning.py: nearness to a labelled bank of
 examples, with the rules' take-backs) and both, in the same run.
 
-    python bench/concerns.py [--part tune|held_out|fresh|conversations] [--show-errors]
+    python bench/concerns.py [--part tune|held_out|fresh|unseen|unseen2|everyday|everyday_unseen|conversations]
+                             [--show-errors]
     python bench/concerns.py --set labelled [--rules-only] [--model embedded] [--part ...]
     python bench/concerns.py --save-bank-vectors      # after changing the bank
 
@@ -12,7 +13,13 @@ negatives and 110 other concerns per language. Its groups (one idea in three lan
 split by seed: `tune` (two thirds: the thresholds and word lists were chosen on it, an upper
 bound), `held_out` (a third, for the final figure only) and `fresh` (written after everything
 was tuned, measured once). `conversations` reads a message with the elder's messages before
-it. Targets: urgent recall at least 0.95 with precision at least 0.80 in every language; pain,
+it. Written by other hands, apart from the bank and the word lists: concerns_unseen.json
+(`unseen`: 35 self-harm, 35 falls, 50 hard negatives and 20 other concerns per language; its
+first figure was taken before the margins changed, it was looked at after),
+concerns_unseen2.json (`unseen2`, measured once, for the final figure) and
+concerns_everyday.json (`everyday_unseen`: 150 ordinary messages per language, measured
+once); `everyday` gathers the elders' messages of the other benchmarks' sets. On the
+everyday parts every urgent flag is a false alarm to the family. Targets: urgent recall at least 0.95 with precision at least 0.80 in every language; pain,
 not eating, not sleeping, loneliness and confusion recall 0.80 with precision 0.70.
 
 The older set, bench/data/concerns_labelled.json (`--set labelled`), measures the rules and the
@@ -45,6 +52,9 @@ from companion.signals import (  # noqa: E402
 
 LABELLED = Path(__file__).resolve().parent / "data" / "concerns_labelled.json"
 MEANING = Path(__file__).resolve().parent / "data" / "concerns_meaning.json"
+UNSEEN = Path(__file__).resolve().parent / "data" / "concerns_unseen.json"
+UNSEEN2 = Path(__file__).resolve().parent / "data" / "concerns_unseen2.json"
+EVERYDAY = Path(__file__).resolve().parent / "data" / "concerns_everyday.json"
 LANGUAGES = ("zh-Hant", "zh-Hans", "en")
 URGENT = ("self_harm", "fall")
 MODEL_DIR = Path.home() / ".cache" / "zhian-bench" / "model"
@@ -175,6 +185,38 @@ def labelled(args: argparse.Namespace) -> int:
 # --- the meaning set: rules, recogniser, both ----------------------------------------------
 
 
+def everyday() -> list[dict]:
+    """What elders say every day, from the other benchmarks' sets (written for conversation,
+    facts and stories, not for concerns): greetings, news, memories, questions, thanks and
+    goodbyes. None is urgent, so every urgent flag on them is a false alarm to the family."""
+    here = Path(__file__).resolve().parent / "data"
+    texts: list[tuple[str, str]] = []
+    chats = json.loads((here / "conversations.json").read_text(encoding="utf-8"))
+    probes = json.loads((here / "grounding_probes.json").read_text(encoding="utf-8"))
+    for language in LANGUAGES:
+        texts += [(language, t["say"]) for c in chats[language] for t in c["turns"]]
+        probe = probes[language]
+        texts += [(language, f) for f in probe["facts"]]
+        texts += [(language, q["q"]) for q in probe["present"]]
+        texts += [(language, q) for q in probe["absent"]]
+    for name in (
+        "extraction_statements.json",
+        "extraction_fresh.json",
+        "extraction_fresh_after.json",
+        "extraction_labelled.json",
+    ):
+        for c in json.loads((here / name).read_text(encoding="utf-8"))["conversations"]:
+            texts += [(c["language"], m["text"]) for m in c["messages"] if m["role"] != "companion"]
+    for elder in json.loads((here / "story_lives.json").read_text(encoding="utf-8"))["elders"]:
+        texts += [(elder["language"], m["text"]) for m in elder["memories"]]
+    seen: set[str] = set()
+    return [
+        {"language": lang, "text": t, "concerns": [], "group": "everyday"}
+        for lang, t in texts
+        if not (t in seen or seen.add(t))
+    ]
+
+
 def split(data: dict) -> dict[str, list[dict]]:
     """tune and held_out by group, fixed by the seed; every third shuffled group is held out."""
     groups = sorted({m["group"] for m in data["messages"]})
@@ -184,6 +226,10 @@ def split(data: dict) -> dict[str, list[dict]]:
         "tune": [m for m in data["messages"] if m["group"] not in held],
         "held_out": [m for m in data["messages"] if m["group"] in held],
         "fresh": data["fresh"],
+        "unseen": json.loads(UNSEEN.read_text(encoding="utf-8"))["messages"],
+        "unseen2": json.loads(UNSEEN2.read_text(encoding="utf-8"))["messages"],
+        "everyday": everyday(),
+        "everyday_unseen": json.loads(EVERYDAY.read_text(encoding="utf-8"))["messages"],
     }
 
 
@@ -226,7 +272,7 @@ def meaning(args: argparse.Namespace) -> int:
         return conversations(data["conversations"], args)
     parts = split(data)
     if part not in parts:
-        console.print(f"[red]no part {part!r}: tune, held_out, fresh or conversations[/red]")
+        console.print(f"[red]no part {part!r}: tune, held_out, fresh, unseen, unseen2, everyday, everyday_unseen or conversations[/red]")
         return 2
     messages = parts[part]
     if not messages:
@@ -247,7 +293,7 @@ def meaning(args: argparse.Namespace) -> int:
         runs["both"].append(_as_family_sees(both.concerns))
     gold = [_as_family_sees(m["concerns"]) for m in messages]
     table = Table(
-        title=f"Concern checks on the {part} part of {MEANING.name}: precision / recall, same run"
+        title=f"Concern checks on the {part} part: precision / recall, same run"
     )
     table.add_column("language")
     table.add_column("concern")
@@ -272,6 +318,18 @@ def meaning(args: argparse.Namespace) -> int:
         table.add_section()
     Console(width=160).print(table)
     console.print(f"{unsure} of {len(messages)} messages raised a concern on an uncertain reading")
+    calm = [i for i, g in enumerate(gold) if not g & set(URGENT)]
+    for name, got in runs.items():
+        alarms = {lang: 0 for lang in LANGUAGES}
+        for i in calm:
+            alarms[messages[i]["language"]] += bool(got[i] & set(URGENT))
+        console.print(
+            f"false urgent alarms, {name}: "
+            + ", ".join(
+                f"{lang} {n} of {sum(messages[i]['language'] == lang for i in calm)}"
+                for lang, n in alarms.items()
+            )
+        )
     latency(messages, bank)
     if args.show_errors:
         for name, got in runs.items():

@@ -746,8 +746,15 @@ class Margins:
     # near is enough: "我覺得沒有什麼好留戀的了" after "老伴走了以後，家裡好安靜".
     troubled: float = -0.04
     # A reading of talk of dying with none of its words ("I've never been in this room
-    # before" came close) must reach this.
+    # before" came close) must reach this to be sure; from `unanchored_unsure` it is raised as
+    # uncertain.
     unanchored: float = 0.04
+    unanchored_unsure: float = 0.0
+    # A fall told in none of the words a fall is told in ("ended up on the lino") must reach
+    # this.
+    unanchored_fall: float = 0.06
+    # A reading this clear stands, as uncertain, even when the rules' take-backs would drop it.
+    over_take_back: float = 0.10
 
 
 MARGINS = Margins(
@@ -826,6 +833,11 @@ _LEAVING_ZH = re.compile(
 _LEAVING_EN = re.compile(
     r"\b(off to|going out|go out|get ready to go out|walk to|on my way to)\b", re.I
 )
+_RESIDING_EN = re.compile(
+    r"(live[sd]?|living) (in|at|near|on|by) (?:(?-i:[A-Z])|(a|an|the|my|our|this) (little )?"
+    r"(flat|house|home|bungalow|village|town|city|street|cottage|apartment|care home))",
+    re.I,
+)
 _NOT_GOING_ON_ZH = re.compile(r"不想(再)?(活|撑)|撑不了|活不(了)?多久|想死|随时可以走|不想再")
 _NOT_GOING_ON_EN = re.compile(
     r"\b(won'?t last|don'?t want to (live|go on|be here|last)|want to die|ready to go|not be here)\b",
@@ -852,6 +864,9 @@ def _reading_taken_back(kind: str, text: str) -> bool | None:
         return False
     zh, en = _ANCHORS[kind]
     anchors = list((zh if chinese else en).finditer(folded))
+    if kind == "self_harm" and not chinese:  # "I live in Harrogate now": where, not whether
+        said = text if len(text) == len(folded) else folded
+        anchors = [m for m in anchors if not _RESIDING_EN.match(said, m.start())]
     if not anchors:
         return None
     return all(_taken_back(kind, folded, m, chinese) for m in anchors)
@@ -867,9 +882,26 @@ def read_by_meaning(
         if margin < margins.uncertain.get(kind, margins.sure[kind]):
             continue
         taken_back = _reading_taken_back(kind, text)
-        if taken_back or (taken_back is None and kind == "fall"):
+        if taken_back:
+            if SEVERITY[kind] == "urgent" and margin >= margins.over_take_back:
+                heard.append(kind)
+                unsure.append(kind)
             continue
-        if taken_back is None and margin < margins.unanchored:  # meaning alone must be clear
+        if taken_back is None:  # meaning alone must be clear
+            floor = {"fall": margins.unanchored_fall, "self_harm": margins.unanchored_unsure}
+            floor = floor.get(kind, margins.unanchored)
+            if margin < floor:
+                continue
+            unsure_reading = margin < max(margins.unanchored, margins.sure[kind])
+            # An unsure reading with none of the kind's words yields to a clearer reading of
+            # another concern: "I miss my old neighbours" is loneliness, not talk of dying.
+            if unsure_reading and any(
+                m > margin for k, m in reading.margins.items() if k != kind
+            ):
+                continue
+            heard.append(kind)
+            if unsure_reading:
+                unsure.append(kind)
             continue
         heard.append(kind)
         if margin < margins.sure[kind]:
@@ -915,6 +947,10 @@ def hear(
     only_asks = utterance.kinds(text) == {utterance.Kind.reminder_request}
     if only_asks:
         meant, unsure = [], []
+    if any(SEVERITY[k] != "urgent" for k in found.concerns):
+        # An unsure reading with none of its words yields to what the rules heard plainly:
+        # "我很擔心志明，他好久沒打電話回來了" is loneliness.
+        meant = [k for k in meant if not (k in unsure and _reading_taken_back(k, text) is None)]
     added = [k for k in meant if k not in found.concerns]
     found.uncertain += [k for k in unsure if k in added]
     urgent_now = [k for k in (*found.concerns, *added) if SEVERITY[k] == "urgent"]

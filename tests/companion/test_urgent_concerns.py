@@ -295,3 +295,30 @@ def test_urgent_words_of_each_kind_are_heard(words, kind):
 )
 def test_prices_pills_for_a_trip_the_floor_by_choice_and_a_neighbours_fall_are_not_urgent(words):
     assert not hear(words).urgent
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Thanks love, I'll talk to you tomorrow.",
+        "謝謝你陪我聊天。",
+        "谢谢你啊",
+        "我很擔心志明，他好久沒打電話回來了。",
+        "Who do I play bridge with?",
+        "If I won the lottery I'd buy a cottage by the sea.",
+    ],
+)
+def test_everyday_thanks_goodbyes_and_news_are_never_urgent(words):
+    """Each of these once sent the family an urgent alert: an elder says them every day."""
+    assert not hear(words).urgent
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Ended up on the kitchen lino this morning and it took me an hour to get myself up.",
+        "腳一軟就坐在浴室地上，到現在還起不來",
+    ],
+)
+def test_a_fall_told_in_none_of_the_usual_words_is_heard(words):
+    assert "fall" in hear(words).urgent
