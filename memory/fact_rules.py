@@ -56,6 +56,9 @@ _ZH_RELATIONS = sorted(
         "大女儿",
         "二女儿",
         "小女儿",
+        "闺女",
+        "大闺女",
+        "小闺女",
         "先生",
         "老公",
         "丈夫",
@@ -373,9 +376,13 @@ def _read_zh(sentence: str, people: People, by_family: bool) -> list[FoundFact]:
     if m:
         add("hometown", m.group(1))
     # where they live, lived, moved to
-    past = re.search(r"以前住在|以前住|住过|曾经住在", rest)
+    # lived there once: 以前, 小时候, Taiwanese 细汉 ("when I was small")
+    before = r"(?:以前|小时候|细汉|年轻时|年轻的时候|那时候|曾经)"
+    past = re.search(rf"{before}住在|{before}住|住过", rest) or (
+        re.match(before, sentence) and re.search("住在|住", rest)
+    )
     if past:
-        m = re.search(rf"(?:以前住在|以前住|住过|曾经住在){_ZH_PLACE}", rest)
+        m = re.search(rf"(?:{before}住在|{before}住|住过|住在|住){_ZH_PLACE}", rest)
         if m:
             add("lived_in", m.group(1))
     m = re.search(
@@ -385,7 +392,7 @@ def _read_zh(sentence: str, people: People, by_family: bool) -> list[FoundFact]:
     if m and not m.group(1).endswith("家"):
         add("lives_in", m.group(1))
     elif not past:
-        m = re.search(rf"(?<!以前)(?:住在|住)(?!过|了){_ZH_PLACE}", rest)
+        m = re.search(rf"(?<!以前)(?<!小时候)(?<!细汉)(?:住在|住)(?!过|了){_ZH_PLACE}", rest)
         if m:
             add("lives_in", m.group(1))
     # birth

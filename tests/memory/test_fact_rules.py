@@ -297,3 +297,11 @@ def test_a_routine_that_names_the_elder_is_not_named_twice(words, language, sent
 def test_taught_at_is_a_workplace_not_a_job():
     found = _read("I taught at the national school in Oughterard for thirty-five years.", "en")
     assert found == {("self", "workplace", "national school")}
+
+
+def test_where_the_elder_lived_as_a_child_is_not_where_they_live():
+    assert _read("我細漢住在嘉義的竹崎，厝邊都是種茶的。", "zh-Hant") == {
+        ("self", "lived_in", "嘉義")
+    }
+    assert _read("我小时候住在哈尔滨。", "zh-Hans") == {("self", "lived_in", "哈尔滨")}
+    assert _read("我闺女叫晓燕，她嫁到了大连。", "zh-Hans") == {("晓燕", "relation", "闺女")}
