@@ -140,11 +140,13 @@ _ZH_NOT_NAME = (
     "去年|今年|前年|明天|明年|昨天|今天|上个|上礼拜|上星期|下个|每|很|也|都|已|在|住|是|又|还|就|才|"
     "的|叫|和|跟|说|有|要|会|前|早|晚|以前|后来|现在|"
     # a span of time or a count is no name: 我先生十年前走了, 我女儿两个月前搬走了
-    "[零一二两三四五六七八九十百几半]+(?:年|个|岁|天|点|月|周|礼拜|星期|次)"
+    "[零一二两三四五六七八九十百几半]+(?:年|个|岁|天|点|月|周|礼拜|星期|次)|"
+    # 老伴儿姓刘: the 儿 of the relation word, then a surname said
+    "儿|姓"
 )
 _ZH_AFTER_NAME = (
     r"(?=住|在|是|每|今|去年|前年|昨|上|已|很|也|都|会|要|说|喜|爱|去|来|回|带|打|给|的|前|"
-    r"十|[0-9]|当|做|开|读|念|过|走|搬|早|晚|年|一|$|[，。,.\s])"
+    r"十|[0-9]|当|做|开|读|念|过|走|搬|早|晚|年|一|嫁|娶|生|养|教|退|考|$|[，。,.\s])"
 )
 _ZH_NAME = rf"([A-Za-z]+|(?!{_ZH_NOT_NAME})[\u4e00-\u9fff]{{2,3}}?{_ZH_AFTER_NAME})"
 _ZH_CALLED = r"(?:叫做|名叫|叫|的名字是|的名字叫|名字叫)"
@@ -320,6 +322,16 @@ def _zh_subject(sentence: str, people: People, by_family: bool) -> tuple[_Subjec
         + _ZH_FULL_NAME,
         s,
     )
+    if m and re.match(r"(个|一个|一名|一位|位|名)", m.group(3)):
+        m = None  # "丽娟的老公是个警察": what the spouse does, not their name
+    job = re.match(
+        rf"^(他|她|{known or '(?!)'})的(太太|老婆|妻子|先生|老公|丈夫|媳妇)(?=是|在|当|做)", s
+    )
+    if not m and job:
+        owner = people.last if job.group(1) in ("他", "她") else job.group(1)
+        if owner:
+            spouse = f"{owner}的{job.group(2)}"
+            return _Subject(spouse, spouse, s[job.end() :]), facts
     owner = (people.last if m.group(1) in ("他", "她") else m.group(1)) if m else None
     if m and owner:
         facts.append(
@@ -471,6 +483,13 @@ def _read_zh(sentence: str, people: People, by_family: bool) -> list[FoundFact]:
 # --- English -------------------------------------------------------------------------------
 
 
+# Capitalised at the start of a sentence, and nobody's name.
+_EN_NOT_OPENING_NAMES = frozenset(
+    "i we you they he she it there this that these those my our your their everyone everybody "  # noqa: SIM905
+    "nobody someone somebody mum mom dad mother father grandma grandpa nan it's what who".split()
+)
+
+
 def _en_subject(sentence: str, people: People, by_family: bool) -> tuple[_Subject, list]:
     s = re.sub(
         r"^(?:(?:last \w+|in \d{4}|years ago|back then|these days|now|well|oh|and|so),?\s+)+",
@@ -524,6 +543,15 @@ def _en_subject(sentence: str, people: People, by_family: bool) -> tuple[_Subjec
         if re.match(rf"^{re.escape(name)}\b", s):
             people.last = name
             return _Subject(name, people.relations[name], s[len(name) :]), facts
+    # Someone named and not yet known opens the sentence: "Sue lives in Perth now" is Sue's.
+    m = re.match(
+        r"^((?-i:[A-Z][a-z]+))\s+(?=(?:lives|lived|works|worked|is|was|has|had|goes|went|moved|"
+        r"studies|studied|teaches|taught|married|runs|ran|owns|plays|calls|visits)\b)",
+        s,
+    )
+    if m and m.group(1).lower() not in _EN_NOT_OPENING_NAMES:
+        people.last = m.group(1)
+        return _Subject(m.group(1), None, s[m.end() :]), facts
     return _Subject(SELF, None, s), facts
 
 
@@ -733,8 +761,8 @@ def person_words(subject: str, relation: str | None, language: str) -> str:
     if language.startswith("zh"):
         if subject == SELF:
             return "您"
-        if relation and "的" in relation:  # someone's someone: 建国的媳妇小丽
-            return f"{relation}{subject}"
+        if relation and "的" in relation:  # someone's someone: 建国的媳妇小丽, 丽娟的老公
+            return relation if relation == subject else f"{relation}{subject}"
         if relation and relation != subject:
             return f"您的{relation}{subject}"
         return f"您的{subject}" if relation == subject else subject

@@ -305,3 +305,16 @@ def test_where_the_elder_lived_as_a_child_is_not_where_they_live():
     }
     assert _read("我小时候住在哈尔滨。", "zh-Hans") == {("self", "lived_in", "哈尔滨")}
     assert _read("我闺女叫晓燕，她嫁到了大连。", "zh-Hans") == {("晓燕", "relation", "闺女")}
+
+
+def test_names_end_where_the_words_about_them_begin():
+    assert _read("我小女兒美華嫁去日本了。", "zh-Hant") == {("美華", "relation", "小女兒")}
+    assert _read("我老伴儿姓刘，前年走的。", "zh-Hans") == set()  # no name 儿姓刘
+    people = People()
+    _read("我女儿叫丽娟，在北京当护士。", "zh-Hans", people)
+    assert _read("丽娟的老公是个警察。", "zh-Hans", people) == {("丽娟的老公", "job", "警察")}
+
+
+def test_someone_named_first_is_who_the_sentence_is_about():
+    found = _read("Sue lives in Perth now with her husband Dave.", "en")
+    assert found == {("Sue", "spouse", "Dave"), ("Sue", "lives_in", "Perth")}
