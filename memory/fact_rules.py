@@ -265,7 +265,10 @@ def extract_rules(
     said = statement_text(text)
     found: list[FoundFact] = []
     chinese = language.startswith("zh")
-    for sentence in _sentences(said):
+    sentences = list(_sentences(said))
+    if chinese:  # "我有三個囡仔，老大住在桃園": the clause after the comma is the eldest's
+        sentences = [c for t in sentences for c in _ZH_CLAUSE_OF_SOMEONE.split(t) if c.strip()]
+    for sentence in sentences:
         if chinese:
             folded = _fold(sentence)
             found += [
@@ -284,6 +287,11 @@ def extract_rules(
 
 
 # --- Chinese -------------------------------------------------------------------------------
+
+
+_ZH_ELDEST = "老大|老二|老三|老四|老幺|老么"
+# A comma, then a clause that opens with someone of the family: that clause is about them.
+_ZH_CLAUSE_OF_SOMEONE = re.compile(rf"[，,]\s*(?=(?:{_ZH_ELDEST})(?!的))")
 
 
 def _zh_subject(sentence: str, people: People, by_family: bool) -> tuple[_Subject, list]:
@@ -343,6 +351,16 @@ def _zh_subject(sentence: str, people: People, by_family: bool) -> tuple[_Subjec
         spouse, relation = m.group(3), f"{owner}的{m.group(2)}"
         people.meet(spouse, relation)
         return _Subject(spouse, relation, s[m.end() :]), facts
+    m = re.match(rf"^(?:我们家的|我们家|我家的|我家|我的|我)?({_ZH_ELDEST})(?!的)", s)
+    if m:  # 老大 (the eldest child), named or not: 我们家老大叫张伟
+        rel, rest = m.group(1), s[m.end() :]
+        named = re.match(rf"{_ZH_CALLED}{_ZH_FULL_NAME}", rest)
+        if named:
+            people.meet(named.group(1), rel)
+            facts.append(FoundFact("relation", rel, "", subject=named.group(1), relation=rel))
+            return _Subject(named.group(1), rel, rest[named.end() :]), facts
+        people.last = rel
+        return _Subject(rel, rel, rest), facts
     m = re.match(r"^(他|她)", s)
     if m and people.last:
         return _Subject(people.last, people.relations.get(people.last), s[m.end() :]), facts

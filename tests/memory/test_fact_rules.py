@@ -318,3 +318,11 @@ def test_names_end_where_the_words_about_them_begin():
 def test_someone_named_first_is_who_the_sentence_is_about():
     found = _read("Sue lives in Perth now with her husband Dave.", "en")
     assert found == {("Sue", "spouse", "Dave"), ("Sue", "lives_in", "Perth")}
+
+
+def test_the_eldest_child_is_who_the_clause_is_about():
+    assert _read("我有三個囡仔，老大住在桃園。", "zh-Hant") == {("老大", "lives_in", "桃園")}
+    assert _read("我们家老大叫张伟，住在成都。", "zh-Hans") == {
+        ("张伟", "relation", "老大"),
+        ("张伟", "lives_in", "成都"),
+    }
